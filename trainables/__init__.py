@@ -1,0 +1,1 @@
+"""Data loading, pure model builders and the Ray trainables that fit them."""

@@ -1,0 +1,123 @@
+"""Pure model builders, ``config -> compiled keras.Model``.
+
+The sweep, the ensemble trainer and any replay of a trial all build through
+here, so a config means the same network everywhere. Models take raw 0..255
+pixels shaped (28, 28, 1): rescaling and augmentation are layers of the model,
+so they travel with every saved checkpoint.
+"""
+
+import keras
+from keras import layers
+
+NUM_CLASSES = 10
+INPUT_SHAPE = (28, 28, 1)
+
+# The notes' ImageDataGenerator(rotation_range=10, zoom_range=0.1,
+# width_shift_range=0.1, height_shift_range=0.1), as Keras 3 layers that are
+# active only in training. Empty pixels are filled with black, as digits are.
+ROTATION_DEGREES = 10
+ZOOM = 0.1
+SHIFT = 0.1
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "nadam": keras.optimizers.Nadam}
+
+
+def _input_stage(config):
+    inputs = keras.Input(INPUT_SHAPE)
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    if config.get("augment"):
+        fill = {"fill_mode": "constant", "fill_value": 0.0}
+        x = layers.RandomRotation(ROTATION_DEGREES / 360, **fill)(x)
+        x = layers.RandomZoom(ZOOM, **fill)(x)
+        x = layers.RandomTranslation(SHIFT, SHIFT, **fill)(x)
+    return inputs, x
+
+
+def _dense_head(x, config):
+    """Dense -> (BatchNorm) -> activation -> Dropout, as the notes' heads."""
+    units = [config["dense_units_1"], config.get("dense_units_2")]
+    for width in units[: config["dense_layers"]]:
+        if config["dense_batchnorm"]:
+            x = layers.Dense(width, kernel_initializer=config["initializer"])(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation(config["activation"])(x)
+        else:
+            x = layers.Dense(
+                width, activation=config["activation"],
+                kernel_initializer=config["initializer"],
+            )(x)
+        if config["dense_dropout"] > 0:
+            x = layers.Dropout(config["dense_dropout"])(x)
+    return layers.Dense(NUM_CLASSES, activation="softmax")(x)
+
+
+def _compile(model, config):
+    optimizer = OPTIMIZERS[config["optimizer"]](learning_rate=config["learning_rate"])
+    model.compile(
+        optimizer=optimizer,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _conv(x, filters, config, kernel=3, strides=1):
+    x = layers.Conv2D(
+        filters, kernel, strides=strides, padding="same",
+        activation=config["activation"], kernel_initializer=config["initializer"],
+    )(x)
+    if config["conv_batchnorm"] == "after_conv":
+        x = layers.BatchNormalization()(x)
+    return x
+
+
+def _conv_block(x, filters, config, downsample):
+    for _ in range(config["convs_per_block"]):
+        x = _conv(x, filters, config)
+    if config["conv_batchnorm"] == "after_block":
+        x = layers.BatchNormalization()(x)
+    if downsample == "maxpool":
+        x = layers.MaxPool2D(2)(x)
+    elif downsample == "conv5s2":
+        x = _conv(x, filters, config, kernel=5, strides=2)
+    if config["conv_dropout"] > 0:
+        x = layers.Dropout(config["conv_dropout"])(x)
+    return x
+
+
+HEADS = {
+    "flatten": layers.Flatten,
+    "global_avg": layers.GlobalAveragePooling2D,
+    "global_max": layers.GlobalMaxPooling2D,
+}
+
+
+def build_cnn(config):
+    """Build and compile the CNN that ``config`` (a search_spaces.cnn config) describes."""
+    inputs, x = _input_stage(config)
+    blocks = config["conv_blocks"]
+    for block in range(1, blocks + 1):
+        last = block == blocks
+        downsample = config["downsample"]
+        if last and not config["downsample_last_block"]:
+            downsample = "none"
+        x = _conv_block(x, config[f"filters_{block}"], config, downsample)
+    x = HEADS[config["head"]]()(x)
+    return _compile(keras.Model(inputs, _dense_head(x, config), name="cnn"), config)
+
+
+# The notes' schedules: ReduceLROnPlateau(val_loss, patience 3, factor 0.5,
+# min_lr 5e-10) and LearningRateScheduler(lr * 0.95 ** epoch).
+PLATEAU = {"monitor": "val_loss", "patience": 3, "factor": 0.5, "min_lr": 5e-10}
+EXPONENTIAL_DECAY = 0.95
+
+
+def schedule_callbacks(config):
+    """Keras callbacks for the config's learning-rate schedule."""
+    schedule = config.get("lr_schedule", "none")
+    if schedule == "plateau":
+        return [keras.callbacks.ReduceLROnPlateau(**PLATEAU)]
+    if schedule == "exponential":
+        base = config["learning_rate"]
+        return [keras.callbacks.LearningRateScheduler(lambda epoch: base * EXPONENTIAL_DECAY**epoch)]
+    return []
