@@ -79,6 +79,7 @@ def build(*paths):
         ["best_val_accuracy", "wall_time_s"], ascending=[False, True], na_position="last"
     ).reset_index(drop=True)
     board.insert(0, "rank", range(1, len(board) + 1))
+    board["num_params"] = board["num_params"].astype("Int64")
     return board
 
 

@@ -7,14 +7,18 @@ resources, failure retries, resume), and the same leaderboard at the end.
 """
 
 import argparse
-import json
+import os
 import sys
 import time
-from pathlib import Path
 
 from sweeps import experiment
+from sweeps.families import trainable_of
 from trainables.data import EMBEDDED, load_data
 from trainables.kaggle_csv import DataError
+
+# Tune's newer console output prints every config key of every trial; the
+# classic reporter lets the progress table show a few chosen columns.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 SMOKE = {"num_samples": 4, "max_epochs": 2, "limit": 1000}
 
@@ -40,7 +44,7 @@ def build_parser(definition):
     search.add_argument("--max-epochs", type=int, default=d.max_epochs, help=f"most {d.time_attr}s a trial runs")
     search.add_argument("--grace-period", type=int, default=d.grace_period, help=f"ASHA: {d.time_attr}s before a trial can be stopped")
     search.add_argument("--reduction-factor", type=int, default=d.reduction_factor, help="ASHA: keep 1/this of trials at each rung")
-    search.add_argument("--time-budget-min", type=float, help="stop the whole sweep after this many minutes")
+    search.add_argument("--time-budget-min", type=float, default=d.time_budget_min, help="stop the whole sweep after this many minutes (0: no limit)")
     search.add_argument("--seed", type=int, default=0, help="seeds the split, the search and every trial")
     run = p.add_argument_group("resources and storage")
     run.add_argument("--cpus-per-trial", type=float, default=1.0)
@@ -71,8 +75,8 @@ def validate(args, parser, definition):
         parser.error(f"--reduction-factor must be at least 2, got {args.reduction_factor}")
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0 or args.max_failures < 0:
         parser.error("--cpus-per-trial must be > 0, --gpus-per-trial and --max-failures >= 0")
-    if args.time_budget_min is not None and args.time_budget_min <= 0:
-        parser.error(f"--time-budget-min must be positive, got {args.time_budget_min}")
+    if args.time_budget_min < 0:
+        parser.error(f"--time-budget-min must not be negative, got {args.time_budget_min}")
     try:
         args.preset_configs = select_presets(definition, args.presets)
     except ValueError as error:
@@ -116,9 +120,9 @@ def make_scheduler(definition, args):
 def make_trainable(definition, args, data):
     from ray import tune
 
+    function, params = trainable_of(definition)
     trainable = tune.with_parameters(
-        definition.trainable, data=data.for_search(), max_epochs=args.max_epochs,
-        base_seed=args.seed, **definition.trainable_params,
+        function, data=data.for_search(), max_epochs=args.max_epochs, base_seed=args.seed, **params,
     )
     resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
     return tune.with_resources(trainable, resources)
@@ -145,20 +149,41 @@ def build_tuner(definition, args, data):
             checkpoint_score_order=definition.mode,
         ),
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        progress_reporter=progress_reporter(definition),
         verbose=1,
     )
     return tune.Tuner(trainable, param_space=definition.space, tune_config=tune_config, run_config=run_config)
 
 
+def progress_reporter(definition):
+    from ray import tune
+
+    return tune.CLIReporter(
+        metric_columns=[definition.time_attr, definition.metric, "val_loss", "epoch_time_s"],
+        parameter_columns=list(definition.progress_columns),
+        max_report_frequency=30, max_progress_rows=12,
+    )
+
+
+# Quiet TensorFlow's C++ chatter and Ray's migration notices in every worker.
+WORKER_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
+    "PYTHONWARNINGS": "ignore::DeprecationWarning",
+}
+
+
 def start_ray(args):
+    """Connect to (or start) Ray; returns the dashboard address, when there is one."""
     import ray
 
     if ray.is_initialized():
         return None
+    runtime_env = {"env_vars": WORKER_ENV}
     if args.address:
-        context = ray.init(address=args.address)
+        context = ray.init(address=args.address, runtime_env=runtime_env)
     else:
-        context = ray.init(include_dashboard=True, dashboard_host="127.0.0.1")
+        context = ray.init(include_dashboard=True, dashboard_host="127.0.0.1", runtime_env=runtime_env)
     return context.dashboard_url
 
 
@@ -180,10 +205,13 @@ def run_sweep(definition, args):
     if not args.resume:
         experiment.write_metadata(path, definition, args, data)
     started = time.perf_counter()
-    build_tuner(definition, args, data).fit()
-    print(f"sweep finished in {time.perf_counter() - started:.0f} s: {path}")
-    board = leaderboard.build(path)
-    written = leaderboard.export(board, leaderboard.default_output(path))
+    try:
+        build_tuner(definition, args, data).fit()
+    finally:
+        # Whatever stopped the sweep, the trials that ran keep their leaderboard.
+        print(f"sweep ended after {time.perf_counter() - started:.0f} s: {path}")
+        board = leaderboard.build(path)
+        written = leaderboard.export(board, leaderboard.default_output(path))
     return path, board, written
 
 

@@ -8,6 +8,7 @@ stop it after any epoch. Each checkpoint holds the model and
 """
 
 import json
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -66,9 +67,14 @@ class EpochReporter(TuneReportCheckpointCallback):
         self._state["epoch"] = epoch + 1
         super().on_epoch_end(epoch, logs)
 
-    def _save_and_report_checkpoint(self, metrics, checkpoint):
-        Path(checkpoint.path, STATE_FILE).write_text(json.dumps(self._state, indent=2, default=str))
-        tune.report(metrics, checkpoint=checkpoint)
+    def _handle(self, logs, when):
+        # Ray's own handler saves through the deprecated TensorflowCheckpoint;
+        # a plain tune.Checkpoint directory holds the model and the trial state.
+        metrics = self._get_reported_metrics(logs)
+        with tempfile.TemporaryDirectory() as directory:
+            self.model.save(Path(directory, MODEL_FILE))
+            Path(directory, STATE_FILE).write_text(json.dumps(self._state, indent=2, default=str))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
 
 
 def load_checkpoint(checkpoint_dir):

@@ -1,0 +1,39 @@
+"""Shared test helpers: tiny slices of the embedded digits, a real local Ray, sweep runs."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--limit", "300", "--val-fraction", "0.2", "--test-fraction", "0.2"]
+
+
+@pytest.fixture(scope="session")
+def tiny_data():
+    from trainables.data import load_data
+
+    return load_data(limit=300, val_fraction=0.2, test_fraction=0.2, seed=0)
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One real local Ray instance for the whole test session."""
+    import ray
+
+    from sweeps.tuner import WORKER_ENV
+
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": WORKER_ENV})
+    yield ray
+    ray.shutdown()
+
+
+def sweep_args(storage, name, *extra):
+    """Flags for a tiny, fast sweep into ``storage``."""
+    return [
+        *TINY, "--storage", str(storage), "--name", name, "--max-epochs", "2",
+        "--grace-period", "1", "--time-budget-min", "0", *extra,
+    ]

@@ -1,0 +1,97 @@
+"""A real CNN sweep through Ray Tune on a tiny slice of the embedded digits."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO, sweep_args
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_sweep(ray_local, tmp_path_factory):
+    from sweeps.families import CNN
+    from sweeps.tuner import run_cli
+
+    storage = tmp_path_factory.mktemp("results")
+    argv = sweep_args(storage, "smoke", "--num-samples", "3", "--presets", "baseline-cnn,he-uniform")
+    assert run_cli(CNN, argv) == 0
+    return storage / "smoke"
+
+
+def test_leaderboard_has_one_row_per_trial_best_first(smoke_sweep):
+    board = pd.read_parquet(smoke_sweep / "leaderboard.parquet")
+    assert len(board) == 3 and list(board["rank"]) == [1, 2, 3]
+    assert board["best_val_accuracy"].is_monotonic_decreasing
+    assert set(board["status"]) == {"TERMINATED"}
+    assert (board["epochs"] >= 1).all() and (board["epochs"] <= 2).all()
+    assert (board["best_val_accuracy"] >= board["last_val_accuracy"]).all()
+    assert {"baseline-cnn", "he-uniform"} <= set(board["preset"].dropna())
+    assert (board["num_params"] > 0).all() and (board["wall_time_s"] > 0).all()
+    assert {"config/conv_blocks", "config/learning_rate", "config/augment"} <= set(board.columns)
+    csv = pd.read_csv(smoke_sweep / "leaderboard.csv")
+    assert list(csv["trial_id"]) == list(board["trial_id"])
+    markdown = (smoke_sweep / "leaderboard.md").read_text()
+    assert markdown.startswith("|") and all(t in markdown for t in board["trial_id"])
+
+
+def test_checkpoints_hold_the_model_and_the_resolved_config(smoke_sweep):
+    from trainables.keras_trainable import load_checkpoint
+
+    board = pd.read_parquet(smoke_sweep / "leaderboard.parquet")
+    for _, row in board.iterrows():
+        model, state = load_checkpoint(row["checkpoint"])
+        assert model.output_shape == (None, 10)
+        config = {key.removeprefix("config/"): value for key, value in row.items() if key.startswith("config/")}
+        assert state["config"] == pytest.approx(config)
+        assert 1 <= state["epoch"] <= 2
+
+
+def test_metadata_records_family_and_data(smoke_sweep):
+    metadata = json.loads((smoke_sweep / "digit_sweep.json").read_text())
+    assert metadata["family"] == "cnn" and metadata["max_epochs"] == 2
+    assert metadata["data"]["train"] == 180 and len(metadata["data"]["fingerprint"]) == 16
+
+
+def test_leaderboard_cli_on_a_finished_experiment(smoke_sweep, tmp_path):
+    from sweeps import leaderboard
+
+    assert leaderboard.main([str(smoke_sweep), "--out", str(tmp_path)]) == 0
+    again = pd.read_parquet(tmp_path / "leaderboard.parquet")
+    original = pd.read_parquet(smoke_sweep / "leaderboard.parquet")
+    assert list(again["trial_id"]) == list(original["trial_id"])
+    assert leaderboard.main([str(tmp_path / "nowhere")]) == 2
+
+
+def run_script(*argv, cwd):
+    return subprocess.run(
+        [sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *argv],
+        cwd=cwd, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_bad_data_file_exits_2_with_one_message_and_writes_nothing(tmp_path):
+    bad = tmp_path / "train.csv"
+    bad.write_text("label,pixel0\n1,2\n")
+    result = run_script("--data", str(bad), "--storage", str(tmp_path / "results"), cwd=tmp_path)
+    assert result.returncode == 2
+    message = result.stderr.strip().splitlines()[-1]
+    assert str(bad) in message and "line 1" in message
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--grace-period", "5", "--max-epochs", "2"], "--grace-period"),
+    (["--presets", "no-such-preset"], "--presets"),
+    (["--reduction-factor", "1"], "--reduction-factor"),
+    (["--num-samples", "0"], "--num-samples"),
+])
+def test_bad_flags_exit_2_naming_the_flag(argv, flag, tmp_path):
+    result = run_script(*argv, "--storage", str(tmp_path / "results"), cwd=tmp_path)
+    assert result.returncode == 2 and flag in result.stderr
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+
+from trainables import kaggle_csv
+from trainables.kaggle_csv import DataError, load_kaggle_csv, write_kaggle_csv
+
+
+@pytest.fixture
+def digits(tiny_data):
+    return tiny_data.x_train[:20], tiny_data.y_train[:20]
+
+
+@pytest.fixture
+def train_csv(tmp_path, digits):
+    return write_kaggle_csv(tmp_path / "train.csv", *digits)
+
+
+def cache_files(cache):
+    return sorted(p.name for p in cache.glob("*.parquet")) if cache.exists() else []
+
+
+def test_round_trip_and_cache(train_csv, digits, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    images, labels, digest = load_kaggle_csv(train_csv, cache_dir=cache)
+    np.testing.assert_array_equal(images, digits[0])
+    np.testing.assert_array_equal(labels, digits[1])
+    assert cache_files(cache) == [f"train-{digest}-v1.parquet"]
+
+    def no_parse(*_):
+        raise AssertionError("a cached load must not parse the CSV")
+
+    monkeypatch.setattr(kaggle_csv, "_parse", no_parse)
+    again, again_labels, again_digest = load_kaggle_csv(train_csv, cache_dir=cache)
+    assert again_digest == digest
+    np.testing.assert_array_equal(again, images)
+    np.testing.assert_array_equal(again_labels, labels)
+
+
+def test_changed_content_is_not_served_from_cache(train_csv, digits, tmp_path):
+    cache = tmp_path / "cache"
+    load_kaggle_csv(train_csv, cache_dir=cache)
+    write_kaggle_csv(train_csv, digits[0][:5], digits[1][:5])
+    images, _, _ = load_kaggle_csv(train_csv, cache_dir=cache)
+    assert len(images) == 5
+    assert len(cache_files(cache)) == 2
+
+
+def test_unlabelled_test_csv(tmp_path, digits):
+    path = write_kaggle_csv(tmp_path / "test.csv", digits[0])
+    images, labels, _ = load_kaggle_csv(path, labelled=False, cache_dir=tmp_path / "cache")
+    assert labels is None and images.shape == (20, 28, 28, 1)
+
+
+def rewrite(path, edit):
+    lines = path.read_text().splitlines()
+    edit(lines)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def set_cell(line_index, column, value):
+    def edit(lines):
+        cells = lines[line_index].split(",")
+        cells[column] = value
+        lines[line_index] = ",".join(cells)
+    return edit
+
+
+BAD_INPUTS = {
+    "header only": (lambda lines: lines.__delitem__(slice(1, None)), ["no data rows"]),
+    "wrong header name": (set_cell(0, 3, "pixelX"), ["line 1", "column 4", "pixelX"]),
+    "missing column in header": (lambda lines: lines.__setitem__(0, lines[0].rsplit(",", 1)[0]), ["line 1", "784 columns"]),
+    "short row": (lambda lines: lines.__setitem__(4, lines[4].rsplit(",", 1)[0]), ["line 5", "784 columns"]),
+    "long row": (lambda lines: lines.__setitem__(3, lines[3] + ",0"), ["line 4", "786 columns"]),
+    "non-numeric pixel": (set_cell(6, 100, "abc"), ["line 7", "pixel99", "'abc'"]),
+    "fractional pixel": (set_cell(2, 10, "1.5"), ["line 3", "pixel9", "'1.5'"]),
+    "pixel above 255": (set_cell(9, 200, "256"), ["line 10", "pixel199", "256", "0..255"]),
+    "negative pixel": (set_cell(8, 1, "-1"), ["line 9", "pixel0", "0..255"]),
+    "label outside 0..9": (set_cell(5, 0, "10"), ["line 6", "'label'", "0..9"]),
+    "empty cell": (set_cell(11, 50, ""), ["line 12", "pixel49", "missing"]),
+    "NaN cell": (set_cell(12, 51, "NaN"), ["line 13", "pixel50"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_names_the_place_and_writes_nothing(case, train_csv, tmp_path):
+    edit, expected = BAD_INPUTS[case]
+    rewrite(train_csv, edit)
+    cache = tmp_path / "cache"
+    with pytest.raises(DataError) as error:
+        load_kaggle_csv(train_csv, cache_dir=cache)
+    message = str(error.value)
+    assert str(train_csv) in message
+    for fragment in expected:
+        assert fragment in message, message
+    assert cache_files(cache) == []
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_kaggle_csv(tmp_path / "absent.csv", cache_dir=tmp_path)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="empty.csv: file is empty"):
+        load_kaggle_csv(empty, cache_dir=tmp_path)

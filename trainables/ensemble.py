@@ -1,0 +1,63 @@
+"""Combining ensemble members' softmax outputs: averaging and greedy selection.
+
+Greedy ensemble selection with replacement (Caruana et al., 2004): start
+empty, add at each round the member that most improves the ensemble's
+accuracy on a held-out split (log loss breaks ties), allow repeats, and keep
+the best prefix seen. It may pick fewer members than it was given, or the same
+one twice.
+"""
+
+import numpy as np
+
+EPSILON = 1e-12
+
+
+def accuracy(probabilities, labels):
+    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
+
+
+def log_loss(probabilities, labels):
+    picked = probabilities[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.clip(picked, EPSILON, 1.0))))
+
+
+def average(member_probabilities, weights=None):
+    """Weighted mean of members' (n, classes) probabilities; member_probabilities is (k, n, classes)."""
+    stacked = np.asarray(member_probabilities, dtype=np.float64)
+    weights = np.ones(len(stacked)) if weights is None else np.asarray(weights, dtype=np.float64)
+    return np.tensordot(weights / weights.sum(), stacked, axes=1)
+
+
+def greedy_selection(member_probabilities, labels, rounds=None):
+    """Caruana's selection with replacement; returns per-member counts and the holdout curve."""
+    stacked = np.asarray(member_probabilities, dtype=np.float64)
+    members = len(stacked)
+    rounds = rounds or 2 * members
+    counts = np.zeros(members, dtype=int)
+    total = np.zeros_like(stacked[0])
+    history, best = [], (-1.0, 0.0, None)
+    for step in range(1, rounds + 1):
+        scores = [
+            (accuracy((total + stacked[m]) / step, labels), -log_loss((total + stacked[m]) / step, labels), -m)
+            for m in range(members)
+        ]
+        choice = -max(scores)[2]
+        total += stacked[choice]
+        counts[choice] += 1
+        score = scores[choice][:2]
+        history.append({"round": step, "member": int(choice), "accuracy": score[0], "log_loss": -score[1]})
+        if score > best[:2]:
+            best = (*score, counts.copy())
+    return best[2], history
+
+
+def accuracy_by_size(member_probabilities, labels):
+    """Accuracy of the average of the first k members, for k = 1..len(members)."""
+    stacked = np.asarray(member_probabilities, dtype=np.float64)
+    running = np.cumsum(stacked, axis=0)
+    return [accuracy(running[k - 1] / k, labels) for k in range(1, len(stacked) + 1)]
+
+
+def per_class_errors(probabilities, labels, classes=10):
+    wrong = np.argmax(probabilities, axis=1) != labels
+    return np.bincount(labels[wrong], minlength=classes).tolist()
