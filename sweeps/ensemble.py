@@ -1,0 +1,171 @@
+"""Ensemble trainer: the top-k configs of a finished sweep, retrained in parallel through Ray.
+
+    python sweeps/ensemble.py --experiment results/cnn-20261124-120000 [--top-k 10] [--epochs N] [--test test.csv]
+    python sweeps/ensemble.py --preset notes-final [--experiment ...]   # the notes' 10-CNN recipe
+
+Members are the top-k trials by their best validation accuracy, each
+retrained from scratch with its own seed. They are combined by averaging
+softmax, or by greedy selection with replacement on the validation split when
+that does better there; the test split only ever reports. Writes report.json,
+report.md, manifest.json, members/*.keras and, with --test, submission.csv.
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from sweeps import ensemble_output, experiment
+from sweeps.families import FAMILIES
+from trainables import ensemble as combine
+from trainables.data import EMBEDDED, load_data
+from trainables.ensemble_member import FIT_ON
+from trainables.kaggle_csv import DataError, load_kaggle_csv
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="ensemble.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--experiment", help="experiment directory, or a name under --storage")
+    p.add_argument("--storage", default="results", help="where experiment names are looked up")
+    p.add_argument("--preset", help="instead of the sweep's top-k: top-k copies of this preset with different seeds")
+    p.add_argument("--family", default="cnn", help="family of --preset when there is no --experiment")
+    p.add_argument("--top-k", type=int, default=10, help="members")
+    p.add_argument("--epochs", type=int, help="epochs per member (default: the sweep's --max-epochs)")
+    p.add_argument("--fit-on", choices=FIT_ON, default="train",
+                   help="members fit on the train split, on train+val (then no greedy selection), "
+                        "or each on its own random 90%% of train")
+    p.add_argument("--test", help="Kaggle test.csv: also write submission.csv")
+    p.add_argument("--cpus-per-member", type=float, default=1.0)
+    p.add_argument("--gpus-per-member", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0, help="member i gets seed + i")
+    p.add_argument("--out", help="output directory (default: <experiment>/ensemble[-<preset>])")
+    p.add_argument("--address", help="Ray cluster address; local by default")
+    data = p.add_argument_group("data, when there is no --experiment (else the experiment's)")
+    data.add_argument("--data", default=EMBEDDED)
+    data.add_argument("--val-fraction", type=float, default=0.15)
+    data.add_argument("--test-fraction", type=float, default=0.15)
+    data.add_argument("--limit", type=int)
+    return p
+
+
+def experiment_path(args):
+    if not args.experiment:
+        return None
+    candidate = experiment.resolve_storage(args.experiment)
+    if not experiment.exists(candidate) and not experiment.is_uri(args.experiment) and "/" not in args.experiment:
+        candidate = experiment.join(experiment.resolve_storage(args.storage), args.experiment)
+    if not experiment.exists(candidate):
+        raise DataError(f"--experiment: {args.experiment} not found (nor under {args.storage})")
+    return candidate
+
+
+def load_experiment_data(args, metadata):
+    """The exact split the sweep used (checked by fingerprint), or the flags' split."""
+    if metadata is None:
+        return load_data(args.data, args.val_fraction, args.test_fraction, args.seed, args.limit)
+    flags = metadata["flags"]
+    data = load_data(flags["data"], flags["val_fraction"], flags["test_fraction"], flags["seed"], flags["limit"])
+    if data.fingerprint != metadata["data"]["fingerprint"]:
+        raise DataError(f"--experiment: its data ({flags['data']}) no longer gives fingerprint "
+                        f"{metadata['data']['fingerprint']}; was the file changed?")
+    return data
+
+
+def plan_members(args, path, metadata):
+    """[{rank, trial_id, config, seed}] for the k members."""
+    if args.preset:
+        presets = FAMILIES[metadata["family"] if metadata else args.family].presets
+        if args.preset not in presets:
+            raise DataError(f"--preset: unknown preset {args.preset!r}; known: {', '.join(presets)}")
+        configs = [(None, None, dict(presets[args.preset]))] * args.top_k
+    else:
+        from sweeps import leaderboard
+
+        board = leaderboard.build(path)
+        finished = board[board["best_val_accuracy"].notna() & (board["status"] == "TERMINATED")]
+        if len(finished) < args.top_k:
+            raise DataError(f"--top-k {args.top_k}: {path} has only {len(finished)} finished trials")
+        configs = [(int(row["rank"]), row["trial_id"], _config_of(row)) for _, row in finished.head(args.top_k).iterrows()]
+    return [{"rank": rank, "trial_id": trial, "config": config, "seed": args.seed + i}
+            for i, (rank, trial, config) in enumerate(configs)]
+
+
+def _config_of(row):
+    return {key.removeprefix("config/"): (value.item() if hasattr(value, "item") else value)
+            for key, value in row.items() if key.startswith("config/")}
+
+
+def train_members(plan, data, args, build_ref, extra_images):
+    """All members at once as Ray tasks; the data goes into the object store once."""
+    import ray
+
+    from trainables.ensemble_member import train_member
+
+    if not ray.is_initialized():
+        ray.init(address=args.address)
+    task = ray.remote(train_member).options(
+        num_cpus=args.cpus_per_member, num_gpus=args.gpus_per_member, max_retries=2,
+    )
+    data_ref, extra_ref = ray.put(data), ray.put(extra_images)
+    futures = [task.remote(m["config"], m["seed"], build_ref, data_ref, args.fit_on, args.epochs,
+                           args.cpus_per_member, extra_ref) for m in plan]
+    return ray.get(futures)
+
+
+def choose(results, data, fit_on):
+    """Average, or greedy selection when it beats the average on the validation split."""
+    val = np.stack([r["val"] for r in results])
+    average_val = combine.accuracy(combine.average(val), data.y_val)
+    decision = {"method": "average", "weights": np.ones(len(results), dtype=int), "greedy_counts": None,
+                "val_accuracy": {"average": average_val, "greedy": None}}
+    if fit_on == "train+val":
+        decision["reason"] = "members were fit on train+val, so no held-out validation split is left for greedy selection"
+        return decision
+    counts, _ = combine.greedy_selection(val, data.y_val)
+    greedy_val = combine.accuracy(combine.average(val, counts), data.y_val)
+    decision["greedy_counts"], decision["val_accuracy"]["greedy"] = counts, greedy_val
+    versus = f"{greedy_val:.4f} for greedy selection against {average_val:.4f} for the plain average on the validation split"
+    if greedy_val > average_val:
+        decision.update(method="greedy", weights=counts, reason=f"greedy: {versus}")
+    else:
+        decision["reason"] = f"average: greedy selection did not beat it ({versus})"
+    return decision
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.top_k < 1 or (args.epochs is not None and args.epochs < 1):
+        parser.error("--top-k and --epochs must be at least 1")
+    if not args.experiment and not args.preset:
+        parser.error("give --experiment (its top-k configs) or --preset")
+    try:
+        started = time.perf_counter()
+        path = experiment_path(args)
+        metadata = experiment.read_metadata(path) if path else None
+        family = FAMILIES[metadata["family"] if metadata else args.family]
+        build_ref = family.trainable_params.get("build")
+        if not build_ref:
+            raise DataError(f"the ensemble trainer needs a Keras family; {family.family} has no model builder")
+        extra = load_kaggle_csv(args.test, labelled=False)[0] if args.test else None
+        data = load_experiment_data(args, metadata)
+        plan = plan_members(args, path, metadata)
+    except DataError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    args.epochs = args.epochs or (metadata["max_epochs"] if metadata else 8)
+    out = ensemble_output.output_dir(args, path)
+    print(f"training {len(plan)} members for {args.epochs} epochs on {args.fit_on} -> {out}")
+    results = train_members(plan, data, args, build_ref, extra)
+    decision = choose(results, data, args.fit_on)
+    report = ensemble_output.report(plan, results, data, decision, args)
+    report["wall_time_s"] = time.perf_counter() - started
+    ensemble_output.write(out, report, plan, results, args, decision["weights"])
+    print(ensemble_output.summary(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""What the ensemble trainer writes: report, manifest, member models, submission; all or nothing."""
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sweeps import experiment
+from trainables import ensemble as combine
+
+
+def output_dir(args, path):
+    if args.out:
+        return Path(args.out)
+    suffix = f"ensemble-{args.preset}" if args.preset else "ensemble"
+    if path and not experiment.is_uri(path):
+        return Path(path) / suffix
+    return Path("results") / time.strftime(f"{suffix}-%Y%m%d-%H%M%S")
+
+
+def report(plan, results, data, decision, args):
+    test = np.stack([r["test"] for r in results])
+    chosen = combine.average(test, decision["weights"])
+    counts = decision["greedy_counts"]
+    return {
+        "chosen": decision["method"], "reason": decision["reason"], "fit_on": args.fit_on,
+        "epochs": args.epochs, "top_k": len(plan), "preset": args.preset,
+        "test_accuracy": {
+            "average": combine.accuracy(combine.average(test), data.y_test),
+            "greedy": None if counts is None else combine.accuracy(combine.average(test, counts), data.y_test),
+            "chosen": combine.accuracy(chosen, data.y_test),
+        },
+        "val_accuracy": decision["val_accuracy"],
+        "weights": [int(w) for w in decision["weights"]],
+        "greedy_counts": None if counts is None else [int(c) for c in counts],
+        "accuracy_by_size": combine.accuracy_by_size(test, data.y_test),
+        "per_class_errors": combine.per_class_errors(chosen, data.y_test),
+        "members": [
+            {"rank": m["rank"], "trial_id": m["trial_id"], "seed": m["seed"],
+             "val_accuracy": combine.accuracy(r["val"], data.y_val),
+             "test_accuracy": combine.accuracy(r["test"], data.y_test)}
+            for m, r in zip(plan, results)
+        ],
+        "data": {"source": data.source, "fingerprint": data.fingerprint, **data.sizes()},
+    }
+
+
+def summary(report):
+    lines = [f"{'member':>6} {'rank':>5} {'seed':>5} {'val':>7} {'test':>7}"]
+    for i, m in enumerate(report["members"], start=1):
+        lines.append(f"{i:>6} {str(m['rank']):>5} {m['seed']:>5} {m['val_accuracy']:7.4f} {m['test_accuracy']:7.4f}")
+    acc = report["test_accuracy"]
+    lines.append(f"ensemble ({report['chosen']}): test accuracy {acc['chosen']:.4f} (average {acc['average']:.4f})")
+    lines.append(f"why: {report['reason']}")
+    return "\n".join(lines)
+
+
+def _markdown(report):
+    members = pd.DataFrame(report["members"])
+    by_size = pd.DataFrame({"k": range(1, len(report["accuracy_by_size"]) + 1),
+                            "test_accuracy": report["accuracy_by_size"]})
+    errors = pd.DataFrame({"digit": range(10), "errors": report["per_class_errors"]})
+    return "\n\n".join([
+        "# Ensemble report", summary(report).join(["```\n", "\n```"]),
+        "## Members", members.to_markdown(index=False, floatfmt=".4f"),
+        "## Test accuracy as members are added (averaging, rank order)", by_size.to_markdown(index=False, floatfmt=".4f"),
+        "## Test errors per digit (chosen ensemble)", errors.to_markdown(index=False),
+    ]) + "\n"
+
+
+def _submission(results, weights, rows):
+    extra = np.stack([r["extra"] for r in results])
+    labels = np.argmax(combine.average(extra, weights), axis=1)
+    if len(labels) != rows:
+        raise RuntimeError(f"submission has {len(labels)} rows, test.csv has {rows}")
+    return pd.DataFrame({"ImageId": np.arange(1, rows + 1), "Label": labels})
+
+
+def write(out, report, plan, results, args, weights):
+    """Write everything into a temporary sibling, then move it into place in one step."""
+    out = Path(out)
+    staging = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "members").mkdir(parents=True)
+    manifest = {"data": report["data"], "flags": {k: v for k, v in vars(args).items()}, "members": []}
+    for i, (member, result) in enumerate(zip(plan, results), start=1):
+        model_path = staging / "members" / f"member_{i:02d}.keras"
+        model_path.write_bytes(result["model"])
+        manifest["members"].append({**member, "weight": int(weights[i - 1]), "model": str(out / "members" / model_path.name)})
+    if args.test:
+        _submission(results, weights, len(results[0]["extra"])).to_csv(staging / "submission.csv", index=False)
+    (staging / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    (staging / "report.md").write_text(_markdown(report))
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(staging, out)
+    return out

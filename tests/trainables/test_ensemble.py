@@ -1,0 +1,68 @@
+"""Combining logic on fixed probability arrays with known answers."""
+
+import numpy as np
+import pytest
+
+from trainables import ensemble as combine
+from trainables.ensemble_member import member_training_set
+
+
+def one_hot(labels, confidence=0.9, classes=3):
+    out = np.full((len(labels), classes), (1 - confidence) / (classes - 1))
+    out[np.arange(len(labels)), labels] = confidence
+    return out
+
+
+LABELS = np.array([0, 1, 2, 0])
+
+
+def test_average_is_the_weighted_mean():
+    a, b = one_hot([0, 0, 0, 0]), one_hot([1, 1, 1, 1])
+    np.testing.assert_allclose(combine.average([a, b]), (a + b) / 2)
+    np.testing.assert_allclose(combine.average([a, b], weights=[3, 1]), 0.75 * a + 0.25 * b)
+
+
+def test_accuracy_log_loss_and_per_class_errors():
+    probabilities = one_hot([0, 1, 1, 2])
+    assert combine.accuracy(probabilities, LABELS) == 0.5
+    assert combine.log_loss(one_hot([0, 1, 2, 0], confidence=1.0), LABELS) == pytest.approx(0.0, abs=1e-9)
+    assert combine.per_class_errors(probabilities, LABELS, classes=3) == [1, 0, 1]
+
+
+def test_greedy_selection_picks_the_complementary_members():
+    # strong: right on samples 0-2, narrowly wrong on 3; fixer: sure and right on 3,
+    # unsure and wrong elsewhere; useless: always wrong. strong + fixer is perfect.
+    strong = np.array([[.6, .2, .2], [.2, .6, .2], [.2, .2, .6], [.45, .55, 0]])
+    fixer = np.array([[.3, .4, .3], [.4, .3, .3], [.3, .4, .3], [.9, .05, .05]])
+    useless = one_hot([1, 0, 0, 2], confidence=0.9)
+    counts, history = combine.greedy_selection([useless, strong, fixer], LABELS, rounds=4)
+    assert history[0]["member"] == 1 and history[0]["accuracy"] == 0.75
+    assert history[1]["member"] == 2 and history[1]["accuracy"] == 1.0
+    # The kept prefix is perfect, never uses the useless member, and (log loss breaking
+    # the accuracy tie) repeats the strong member: selection is with replacement.
+    assert counts[0] == 0 and counts[2] >= 1 and counts[1] >= 2
+    assert combine.accuracy(combine.average([useless, strong, fixer], counts), LABELS) == 1.0
+    assert len(history) == 4
+
+
+def test_greedy_selection_may_repeat_a_member():
+    best = one_hot([0, 1, 2, 0])
+    worse = one_hot([0, 1, 1, 1], confidence=0.95)
+    counts, _ = combine.greedy_selection([worse, best], LABELS, rounds=3)
+    assert counts.tolist() == [0, 1]  # the best prefix is the best member alone
+
+
+def test_accuracy_by_size_averages_prefixes():
+    members = [one_hot([0, 1, 2, 1], 0.6), one_hot([0, 2, 1, 0], 0.9), one_hot([0, 1, 2, 0], 0.9)]
+    assert combine.accuracy_by_size(members, LABELS) == [0.75, 0.5, 1.0]
+
+
+def test_member_training_sets(tiny_data):
+    x, y, validation = member_training_set(tiny_data, "train+val", 0)
+    assert len(y) == len(tiny_data.y_train) + len(tiny_data.y_val) and validation is None
+    x1, y1, _ = member_training_set(tiny_data, "random-split", 1)
+    x2, y2, _ = member_training_set(tiny_data, "random-split", 2)
+    assert len(y1) == len(y2) == int(0.9 * len(tiny_data.y_train))
+    assert not np.array_equal(x1, x2)
+    with pytest.raises(ValueError, match="fit_on"):
+        member_training_set(tiny_data, "everything", 0)

@@ -1,0 +1,59 @@
+"""Training one ensemble member from scratch: a Ray task, one per member, run in parallel.
+
+Each member gets its own seed and the config's full schedule and
+augmentation; it returns its softmax outputs on the validation split (for
+greedy selection), the test split (for the report only) and any extra images
+(a Kaggle test.csv), plus the saved model.
+"""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+FIT_ON = ("train", "train+val", "random-split")
+RANDOM_SPLIT_SHARE = 0.9
+
+
+def member_training_set(data, fit_on, seed):
+    """(x, y, validation data or None) for a member; ``random-split`` keeps 90% of train, by seed."""
+    if fit_on == "train":
+        return data.x_train, data.y_train, (data.x_val, data.y_val)
+    if fit_on == "train+val":
+        return np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val]), None
+    if fit_on == "random-split":
+        keep = np.random.default_rng(seed).permutation(len(data.y_train))
+        keep = np.sort(keep[: int(RANDOM_SPLIT_SHARE * len(keep))])
+        return data.x_train[keep], data.y_train[keep], (data.x_val, data.y_val)
+    raise ValueError(f"fit_on must be one of {FIT_ON}, got {fit_on!r}")
+
+
+def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_images=None):
+    """Fit ``build(config)`` from scratch; return probabilities and the saved model's bytes."""
+    from trainables.keras_trainable import configure_tensorflow
+
+    configure_tensorflow(max(1, int(cpus)))
+    import keras
+
+    from sweeps.families import resolve
+    from trainables.models import schedule_callbacks
+
+    keras.utils.set_random_seed(seed)
+    x, y, validation = member_training_set(data, fit_on, seed)
+    model = resolve(build_ref)(config)
+    model.fit(
+        x, y, batch_size=config["batch_size"], epochs=epochs, validation_data=validation,
+        callbacks=schedule_callbacks(config, monitor="val_loss" if validation else "loss"), verbose=0,
+    )
+
+    def predict(images):
+        return None if images is None else model.predict(images, batch_size=512, verbose=0)
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory, "member.keras")
+        model.save(path)
+        model_bytes = path.read_bytes()
+    return {
+        "val": predict(data.x_val), "test": predict(data.x_test),
+        "extra": predict(extra_images), "model": model_bytes,
+    }
