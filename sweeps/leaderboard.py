@@ -90,14 +90,26 @@ def default_output(path):
     return Path(path)
 
 
+def parquet_ready(board):
+    """Parquet columns hold one type: a config key that mixes them (the SVM's
+    ``pca_components``, 154 or "none") is written as text, missing values kept."""
+    board = board.copy()
+    for column in board.columns[board.dtypes == object]:
+        values = board[column].dropna()
+        if len({type(value) for value in values}) > 1:
+            board[column] = board[column].where(board[column].isna(), board[column].astype(str))
+    return board
+
+
 def export(board, out_dir):
-    """Write leaderboard.parquet, .csv and .md into ``out_dir``; returns the paths."""
+    """Write leaderboard.parquet, .csv, .json and .md into ``out_dir``; returns the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"leaderboard.{ext}" for ext in ("parquet", "csv", "md")]
-    board.to_parquet(paths[0], index=False)
+    paths = [out_dir / f"leaderboard.{ext}" for ext in ("parquet", "csv", "json", "md")]
+    parquet_ready(board).to_parquet(paths[0], index=False)
     board.to_csv(paths[1], index=False)
-    paths[2].write_text(board.to_markdown(index=False, floatfmt=".4f") + "\n")
+    board.to_json(paths[2], orient="records", indent=1)
+    paths[3].write_text(board.to_markdown(index=False, floatfmt=".4f") + "\n")
     return paths
 
 
@@ -113,6 +125,7 @@ def main(argv=None):
     parser.add_argument("experiments", nargs="+", help="experiment directories (or s3:// URIs)")
     parser.add_argument("--out", help="output directory (default: the first experiment's directory)")
     parser.add_argument("--top", type=int, default=10, help="rows to print")
+    parser.add_argument("--html", action="store_true", help="also write report.html: table and plots in one file")
     args = parser.parse_args(argv)
     try:
         paths = [experiment.resolve_storage(p) for p in args.experiments]
@@ -120,7 +133,12 @@ def main(argv=None):
     except DataError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
-    written = export(board, args.out or default_output(paths[0]))
+    out = args.out or default_output(paths[0])
+    written = export(board, out)
+    if args.html:
+        from sweeps import report
+
+        written.append(report.write(paths, out, board))
     print(summary(board, args.top))
     print("leaderboard:", *[str(p) for p in written], sep="\n  ")
     return 0

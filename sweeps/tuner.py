@@ -55,6 +55,8 @@ def build_parser(definition):
     run.add_argument("--storage", default="results", help="experiment storage: a local directory or s3://bucket/path")
     run.add_argument("--name", help=f"experiment name (default: {d.family}-<date>-<time>)")
     run.add_argument("--resume", action="store_true", help="resume the experiment --name (default: the latest) where it stopped")
+    p.add_argument("--ensemble", action="store_true", help="then retrain the top configs as an ensemble (sweeps/ensemble.py)")
+    p.add_argument("--ensemble-top-k", type=int, default=10, help="ensemble members, with --ensemble")
     p.add_argument("--smoke-test", action="store_true", help=f"a tiny run: {SMOKE}")
     return p
 
@@ -180,10 +182,11 @@ def start_ray(args):
     if ray.is_initialized():
         return None
     runtime_env = {"env_vars": WORKER_ENV}
-    if args.address:
+    if args.address or os.environ.get("RAY_ADDRESS"):  # set for drivers run by `ray job submit`
         context = ray.init(address=args.address, runtime_env=runtime_env)
     else:
-        context = ray.init(include_dashboard=True, dashboard_host="127.0.0.1", runtime_env=runtime_env)
+        # "local": a Ray of our own, never a stray `ray start` instance found on the machine.
+        context = ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", runtime_env=runtime_env)
     return context.dashboard_url
 
 
@@ -212,6 +215,10 @@ def run_sweep(definition, args):
         print(f"sweep ended after {time.perf_counter() - started:.0f} s: {path}")
         board = leaderboard.build(path)
         written = leaderboard.export(board, leaderboard.default_output(path))
+        # The HTML report comes after the leaderboard is safe on disk; a drawing failure only warns.
+        from sweeps import report
+
+        written += report.write_or_warn([path], leaderboard.default_output(path), board)
     return path, board, written
 
 
@@ -228,4 +235,15 @@ def run_cli(definition, argv=None):
 
     print(leaderboard.summary(board, top=10))
     print("leaderboard:", *[str(p) for p in written], sep="\n  ")
+    if args.ensemble:
+        from sweeps import ensemble
+
+        status = ensemble.main(["--experiment", path, "--top-k", str(args.ensemble_top_k),
+                                "--cpus-per-member", str(args.cpus_per_trial),
+                                "--gpus-per-member", str(args.gpus_per_trial)])
+        if status == 0:  # redraw the report, now with its ensemble section
+            from sweeps import report
+
+            report.write_or_warn([path], leaderboard.default_output(path), board)
+        return status
     return 0

@@ -26,9 +26,23 @@ def ray_local():
 
     from sweeps.tuner import WORKER_ENV
 
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": WORKER_ENV})
+    # address="local": always our own instance; without it ray.init joins any Ray already
+    # running on the machine (another test session's) and refuses num_cpus.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env={"env_vars": WORKER_ENV})
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def smoke_sweep(ray_local, tmp_path_factory):
+    """One finished 3-trial, 2-epoch CNN sweep, shared by the sweep and report tests; don't write into it."""
+    from sweeps.families import CNN
+    from sweeps.tuner import run_cli
+
+    storage = tmp_path_factory.mktemp("results")
+    argv = sweep_args(storage, "smoke", "--num-samples", "3", "--presets", "baseline-cnn,he-uniform")
+    assert run_cli(CNN, argv) == 0
+    return storage / "smoke"
 
 
 def sweep_args(storage, name, *extra):

@@ -8,20 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, sweep_args
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def smoke_sweep(ray_local, tmp_path_factory):
-    from sweeps.families import CNN
-    from sweeps.tuner import run_cli
-
-    storage = tmp_path_factory.mktemp("results")
-    argv = sweep_args(storage, "smoke", "--num-samples", "3", "--presets", "baseline-cnn,he-uniform")
-    assert run_cli(CNN, argv) == 0
-    return storage / "smoke"
+# smoke_sweep (a finished 3-trial CNN sweep) is a session fixture in tests/conftest.py,
+# shared with tests/sweeps/test_report.py.
 
 
 def test_leaderboard_has_one_row_per_trial_best_first(smoke_sweep):
