@@ -7,7 +7,7 @@ record; the Tuner assembly in ``sweeps/tuner.py`` works from it alone.
 import importlib
 from dataclasses import dataclass, field
 
-from search_spaces import cnn
+from search_spaces import cnn, mlp, svm
 
 
 def resolve(reference):
@@ -44,10 +44,41 @@ CNN = SweepDefinition(
     progress_columns=("conv_blocks", "convs_per_block", "downsample", "conv_batchnorm", "learning_rate", "augment"),
 )
 
+MLP = SweepDefinition(
+    family=mlp.FAMILY,
+    space=mlp.SPACE,
+    presets=mlp.PRESETS,
+    trainable="trainables.keras_trainable:train_keras",
+    trainable_params={"build": "trainables.models:build_mlp"},
+    # Measured on 2 shared CPU cores: 30 trials (most ASHA-stopped at epoch 2) fill 10 minutes.
+    num_samples=30,
+    max_epochs=20,
+    grace_period=2,
+    reduction_factor=3,
+    progress_columns=("dense_layers", "dense_units_1", "batchnorm", "activation", "dropout", "learning_rate"),
+)
+
+# An SVM "epoch" is a rung: a fit on 1/8, 1/4, 1/2, then all of the training set
+# (trainables/svm_trainable.py); ASHA halves the field at rungs 1 and 2.
+SVM = SweepDefinition(
+    family=svm.FAMILY,
+    space=svm.SPACE,
+    presets=svm.PRESETS,
+    trainable="trainables.svm_trainable:train_svm",
+    time_attr="rung",
+    # Measured on 2 shared CPU cores: 100 trials (72 stopped at rung 1 or 2) take 10 minutes.
+    num_samples=100,
+    max_epochs=4,
+    grace_period=1,
+    reduction_factor=2,
+    progress_columns=("pca_components", "gamma_mode", "gamma", "C"),
+)
+
+
 def trainable_of(definition):
     """The definition's trainable and its extra parameters, imported."""
     params = {k: resolve(v) if isinstance(v, str) and ":" in v else v for k, v in definition.trainable_params.items()}
     return resolve(definition.trainable), params
 
 
-FAMILIES = {definition.family: definition for definition in [CNN]}
+FAMILIES = {definition.family: definition for definition in [SVM, MLP, CNN]}

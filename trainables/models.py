@@ -112,17 +112,45 @@ def build_cnn(config):
     return _compile(keras.Model(inputs, _dense_head(x, config), name="cnn"), config)
 
 
+def _mlp_layer(x, width, config):
+    """The notes' two orders: BN before the activation, or after activation and dropout."""
+    placement, dropout = config["batchnorm"], config["dropout"]
+    if placement == "before":
+        x = layers.Dense(width)(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+        x = layers.Activation(config["activation"])(x)
+    else:
+        x = layers.Dense(width, activation=config["activation"])(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout)(x)
+    if placement == "after":
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    return x
+
+
+def build_mlp(config):
+    """Build and compile the MLP that ``config`` (a search_spaces.mlp config) describes."""
+    # An MLP config has no "augment" key; the input stage then only rescales.
+    inputs, x = _input_stage(config)
+    x = layers.Flatten()(x)
+    widths = [config["dense_units_1"], config.get("dense_units_2")]
+    for width in widths[: config["dense_layers"]]:
+        x = _mlp_layer(x, width, config)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
+    return _compile(keras.Model(inputs, outputs, name="mlp"), config)
+
+
 # The notes' schedules: ReduceLROnPlateau(val_loss, patience 3, factor 0.5,
 # min_lr 5e-10) and LearningRateScheduler(lr * 0.95 ** epoch).
 PLATEAU = {"monitor": "val_loss", "patience": 3, "factor": 0.5, "min_lr": 5e-10}
 EXPONENTIAL_DECAY = 0.95
 
 
-def schedule_callbacks(config):
-    """Keras callbacks for the config's learning-rate schedule."""
+def schedule_callbacks(config, monitor=PLATEAU["monitor"]):
+    """Keras callbacks for the config's learning-rate schedule (plateau watches ``monitor``)."""
     schedule = config.get("lr_schedule", "none")
     if schedule == "plateau":
-        return [keras.callbacks.ReduceLROnPlateau(**PLATEAU)]
+        return [keras.callbacks.ReduceLROnPlateau(**{**PLATEAU, "monitor": monitor})]
     if schedule == "exponential":
         base = config["learning_rate"]
         return [keras.callbacks.LearningRateScheduler(lambda epoch: base * EXPONENTIAL_DECAY**epoch)]
