@@ -198,6 +198,9 @@ def run_sweep(definition, args):
     if args.resume:
         args.name = args.name or experiment.latest(args.storage, definition.family)
         experiment.check_resumable(args.storage, args.name, data.fingerprint)
+        # Where a trial stops belongs to the experiment: a resume without --max-epochs must not
+        # re-wrap the trainable with the default and train the restored trials further.
+        args.max_epochs = experiment.read_metadata(experiment.join(args.storage, args.name))["max_epochs"]
     args.name = args.name or time.strftime(f"{definition.family}-%Y%m%d-%H%M%S")
     sizes = data.sizes()
     print(f"data: {data.source} train={sizes['train']} val={sizes['val']} test={sizes['test']} (fingerprint {data.fingerprint})")

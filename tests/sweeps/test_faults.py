@@ -1,0 +1,158 @@
+"""Faults a long sweep meets, each survived: a trial that keeps raising, a worker node lost
+mid-sweep, and the driver killed with SIGKILL. Real Ray nodes on this machine, real Keras.
+
+Each test prints what it observed (trial counts, epochs repeated, time to recover); run with -s.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.cluster_helpers import (
+    checkpointed_epoch, epochs, finished, local_cluster, node_of_pid, restarts, results, trial_dirs, wait_for,
+)
+from tests.conftest import REPO, TINY, sweep_args
+from tests.fault_helpers import attempts, failing_definition
+
+pytestmark = pytest.mark.slow
+
+
+def board_of(path):
+    return pd.read_parquet(path / "leaderboard.parquet")
+
+
+def test_a_trial_that_always_raises_is_retried_then_errored_and_the_sweep_goes_on(ray_local, tmp_path):
+    from sweeps.tuner import run_cli
+
+    tried = tmp_path / "attempts"
+    tried.mkdir()
+    argv = sweep_args(tmp_path, "raises", "--num-samples", "2", "--max-epochs", "1", "--search", "random",
+                      "--scheduler", "fifo", "--presets", "all", "--max-failures", "1")
+    assert run_cli(failing_definition(tried), argv) == 0
+    board = board_of(tmp_path / "raises").set_index("preset", drop=False)
+    counts = attempts(tried)
+    failed = board.loc["fails"]
+    print(f"raising trial: {counts[failed['trial_id']]} attempts (1 + --max-failures 1), status {failed['status']}; "
+          f"other trials: {sorted(board[board.preset != 'fails']['status'])}")
+    assert len(board) == 2
+    assert failed["status"] == "ERROR" and failed["errored"] and counts[failed["trial_id"]] == 2
+    others = board[board["trial_id"] != failed["trial_id"]]
+    assert set(others["status"]) == {"TERMINATED"} and (others["epochs"] == 1).all()
+    assert all(counts[t] == 1 for t in others["trial_id"])
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # The head runs no trial (as in cluster.yaml), so every trial is on a worker that can be lost.
+    with local_cluster({"num_cpus": 0}, {"num_cpus": 1}, {"num_cpus": 1}) as c:
+        yield c
+
+
+def running_trial_with_a_checkpoint(cluster, experiment, max_epochs):
+    """(trial dir, checkpointed epoch, its worker node) for a trial with two epochs still to go."""
+    for trial in trial_dirs(experiment):
+        # Checkpoints reach storage from the worker at once (result rows only with Tune's snapshots).
+        epoch, rows = checkpointed_epoch(trial), results(trial)
+        if rows and 1 <= epoch <= max_epochs - 2:
+            node = node_of_pid(cluster, rows[-1]["pid"])
+            if node is not None and node is not cluster.head_node:
+                return trial, epoch, node
+    return None
+
+
+def test_losing_a_worker_node_mid_sweep(cluster, tmp_path):
+    from sweeps.families import CNN
+    from sweeps.tuner import run_cli
+
+    experiment, outcome = tmp_path / "nodeloss", {}
+    argv = sweep_args(tmp_path, "nodeloss", "--num-samples", "2", "--max-epochs", "5", "--search", "random",
+                      "--scheduler", "fifo", "--presets", "baseline-cnn", "--limit", "1000", "--address", cluster.address)
+    # The sweep runs in a thread: Ray starts nodes only from the main thread, which kills one here.
+    sweep = threading.Thread(target=lambda: outcome.update(code=run_cli(CNN, argv)), daemon=True)
+    sweep.start()
+    trial, epoch, node = wait_for(lambda: running_trial_with_a_checkpoint(cluster, experiment, 5), 300,
+                                  what="a checkpointed trial")
+    cluster.remove_node(node, allow_graceful=False)
+    killed_at = time.time()
+    cluster.add_node(num_cpus=1)  # a replacement, as the autoscaler would start
+    sweep.join(timeout=400)
+    assert outcome.get("code") == 0
+    board = board_of(experiment)
+    assert len(board) == 2 and set(board["status"]) == {"TERMINATED"} and (board["epochs"] == 5).all()
+    resumed = restarts(trial)
+    after = next(row for row in results(trial) if row["iterations_since_restore"] == 1 and row["epoch"] > 1)
+    print(f"node loss: killed the node at epoch {epoch} of {trial.name[:23]}; restores {resumed}; "
+          f"epochs {epochs(trial)}; back at epoch {after['epoch']} {after['timestamp'] - killed_at:.0f} s after the kill")
+    # It went on from its last checkpoint: one restore, at the next epoch, no epoch done twice.
+    # (It may report once more before its node goes; or, killed between writing a checkpoint
+    # and reporting it, go on from the one before.)
+    (last, first_after), = resumed
+    assert first_after == last + 1 and last >= epoch - 1
+    for path in trial_dirs(experiment):
+        assert epochs(path) == [1, 2, 3, 4, 5]
+
+
+def run_driver(storage, name, cluster, log):
+    """The sweep's own command line, as a separate driver process."""
+    argv = sweep_args(storage, name, "--num-samples", "3", "--max-epochs", "2", "--search", "random",
+                      "--scheduler", "fifo", "--presets", "baseline-cnn", "--address", cluster.address)
+    return subprocess.Popen([sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *argv],
+                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+
+
+def kill_after_a_finished_trial(tmp_path, name, cluster):
+    """Start the driver, SIGKILL it once storage shows a finished trial; returns what storage held then."""
+    experiment = tmp_path / name
+    with open(tmp_path / "driver.log", "w") as log:
+        driver = run_driver(tmp_path, name, cluster, log)
+        try:
+            wait_for(lambda: any(finished(d, 2) for d in trial_dirs(experiment)), 400, what="a finished trial")
+        finally:
+            os.kill(driver.pid, signal.SIGKILL)
+            driver.wait()
+    # Result rows reach storage with Tune's experiment snapshots; checkpoints straight from the workers.
+    return {d: {"rows": len(results(d)), "finished": finished(d, 2), "checkpointed": checkpointed_epoch(d)}
+            for d in trial_dirs(experiment)}
+
+
+def repeated_epochs(trial_dir, before):
+    """Epochs trained again after the resume: checkpointed before the kill, yet run once more."""
+    new_rows = results(trial_dir)[before["rows"]:]
+    if not new_rows:
+        return 0
+    return max(0, before["checkpointed"] - new_rows[0]["epoch"] + 1)
+
+
+def test_a_killed_driver_resumes_without_rerunning_finished_trials(cluster, tmp_path):
+    from sweeps.families import CNN
+    from sweeps.tuner import run_cli
+
+    before = kill_after_a_finished_trial(tmp_path, "killed", cluster)
+    started = time.perf_counter()
+    # Only the data flags and the name: the rest (--max-epochs too) comes from the experiment.
+    argv = [*TINY, "--storage", str(tmp_path), "--name", "killed", "--resume", "--address", cluster.address]
+    assert run_cli(CNN, argv) == 0
+    recovery = time.perf_counter() - started
+    experiment = tmp_path / "killed"
+    board = board_of(experiment)
+    done = [d for d, b in before.items() if b["finished"]]
+    rerun = [d.name for d in done if len(results(d)) != before[d]["rows"]]
+    in_board = {Path(c).parent for c in board["checkpoint"]}
+    repeated = {d.name[:23]: repeated_epochs(d, b) for d, b in before.items() if d in in_board}
+    # A trial started after Tune's last snapshot is unknown to the resume: it runs anew.
+    orphaned = {d.name[:23]: b["checkpointed"] for d, b in before.items() if d not in in_board}
+    print(f"driver kill: {len(done)} of 3 trials finished in storage at SIGKILL; resume took {recovery:.0f} s; "
+          f"finished trials re-run: {len(rerun)}; epochs trained again {repeated}; "
+          f"trials started after the last snapshot, run anew (epochs lost) {orphaned}; leaderboard {len(board)} rows")
+    assert done and not rerun
+    assert len(board) == 3 and board["trial_id"].is_unique
+    assert set(board["status"]) == {"TERMINATED"} and (board["epochs"] == 2).all()
+    for path in trial_dirs(experiment):
+        assert len(epochs(path)) == len(set(epochs(path))), f"an epoch reported twice in {path.name}"

@@ -1,0 +1,127 @@
+"""Sweeps on a real three-node Ray cluster on this machine: trials across nodes, the dashboard's
+view of a running sweep (through its HTTP API, with the token), and fractional GPU shares.
+
+The nodes are separate raylets with 1 CPU each; the third also has one logical GPU, so the
+GPU sweep is placement only (TensorFlow sees no physical GPU and runs on the CPU).
+"""
+
+import contextlib
+import io
+import threading
+import time
+
+import pandas as pd
+import pytest
+import requests
+
+from tests.cluster_helpers import TRIAL_ACTOR, auth_header, free_port, local_cluster, results, trial_dirs
+from tests.conftest import sweep_args
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    port = free_port()
+    head = {"num_cpus": 1, "include_dashboard": True, "dashboard_host": "127.0.0.1", "dashboard_port": port}
+    with local_cluster(head, {"num_cpus": 1}, {"num_cpus": 1, "num_gpus": 1}) as c:
+        c.dashboard = f"http://127.0.0.1:{port}"
+        yield c
+
+
+def trial_actors(cluster, alive_only=False):
+    """The trial actors the dashboard lists (its state API over HTTP, authenticated)."""
+    params = {"detail": "1", "limit": "1000", "filter_keys": "class_name", "filter_predicates": "=", "filter_values": TRIAL_ACTOR}
+    response = requests.get(f"{cluster.dashboard}/api/v0/actors", params=params, headers=auth_header(), timeout=10)
+    response.raise_for_status()
+    actors = response.json()["data"]["result"]["result"]
+    return [a for a in actors if a["state"] == "ALIVE"] if alive_only else actors
+
+
+class Watcher(threading.Thread):
+    """Polls the dashboard while a sweep runs; keeps each snapshot of live trial actors and the free GPU."""
+
+    def __init__(self, cluster):
+        super().__init__(daemon=True)
+        self.cluster, self.snapshots, self.stopped = cluster, [], threading.Event()
+
+    def run(self):
+        import ray
+
+        while not self.stopped.wait(0.5):
+            try:
+                alive = trial_actors(self.cluster, alive_only=True)
+                free_gpu = ray.available_resources().get("GPU", 0.0) if ray.is_initialized() else None
+            except Exception:  # the driver still connecting, a slow answer: the next poll will do
+                continue
+            self.snapshots.append({"alive": alive, "free_gpu": free_gpu})
+
+
+def watched_sweep(cluster, storage, name, *flags):
+    """Run a sweep against the cluster while a Watcher polls the dashboard; returns what it saw."""
+    from sweeps.families import CNN
+    from sweeps.tuner import run_cli
+
+    watcher, out = Watcher(cluster), io.StringIO()
+    watcher.start()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        code = run_cli(CNN, sweep_args(storage, name, "--address", cluster.address, "--scheduler", "fifo", "--search", "random", *flags))
+    watcher.stopped.set()
+    watcher.join()
+    print(out.getvalue()[-3000:])
+    return {"code": code, "path": storage / name, "stdout": out.getvalue(), "snapshots": watcher.snapshots,
+            "seconds": time.perf_counter() - started}
+
+
+def trial_pids(path):
+    return {row["pid"] for d in trial_dirs(path) for row in results(d)}
+
+
+@pytest.fixture(scope="module")
+def cpu_sweep(cluster, tmp_path_factory):
+    storage = tmp_path_factory.mktemp("multinode")
+    return watched_sweep(cluster, storage, "spread", "--num-samples", "2", "--max-epochs", "1", "--presets", "baseline-cnn")
+
+
+def test_trials_ran_on_more_than_one_node(cluster, cpu_sweep):
+    assert cpu_sweep["code"] == 0
+    board = pd.read_parquet(cpu_sweep["path"] / "leaderboard.parquet")
+    assert len(board) == 2 and set(board["status"]) == {"TERMINATED"}
+    # Every node shares this host's IP; the dashboard knows which node ran each trial's process.
+    node_of = {a["pid"]: a["node_id"] for a in trial_actors(cluster)}
+    pids = trial_pids(cpu_sweep["path"])
+    nodes = {node_of[pid] for pid in pids}
+    print(f"multi-node: {len(pids)} trials on {len(nodes)} of 3 nodes in {cpu_sweep['seconds']:.0f} s")
+    assert nodes <= {n.node_id for n in cluster.list_all_nodes()}
+    assert len(nodes) == 2  # 1 CPU a node: the two trials, started together, cannot share one
+
+
+def test_dashboard_listed_the_running_sweeps_trial_actors(cluster, cpu_sweep):
+    assert f"Ray dashboard: {cluster.dashboard}" in cpu_sweep["stdout"]
+    seen = {a["pid"] for snapshot in cpu_sweep["snapshots"] for a in snapshot["alive"]}
+    print(f"dashboard: {len(cpu_sweep['snapshots'])} polls saw live trial actors {sorted(seen)}")
+    assert seen and seen <= trial_pids(cpu_sweep["path"])
+    # Token authentication is on: without the token the same API refuses.
+    assert requests.get(f"{cluster.dashboard}/api/v0/actors", timeout=10).status_code == 401
+
+
+def test_quarter_gpu_trials_share_one_gpu(cluster, tmp_path):
+    sweep = watched_sweep(
+        cluster, tmp_path, "quarters", "--num-samples", "4", "--max-epochs", "1", "--presets", "baseline-cnn",
+        "--gpus-per-trial", "0.25", "--cpus-per-trial", "0.25",
+    )
+    assert sweep["code"] == 0
+    board = pd.read_parquet(sweep["path"] / "leaderboard.parquet")
+    assert len(board) == 4 and set(board["status"]) == {"TERMINATED"}
+    import ray
+
+    gpu_node = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("GPU"))
+    most = max(sweep["snapshots"], key=lambda s: len(s["alive"]))
+    print(f"fractional GPU: at most {len(most['alive'])} trials at once, free GPU then {most['free_gpu']}, "
+          f"{sweep['seconds']:.0f} s")
+    assert len(most["alive"]) == 4 and {a["node_id"] for a in most["alive"]} == {gpu_node}
+    for actor in most["alive"]:
+        gpu = sum(v for k, v in actor["required_resources"].items() if k.startswith("GPU_group_0_"))
+        assert gpu == pytest.approx(0.25)
+    assert min(s["free_gpu"] for s in sweep["snapshots"] if s["free_gpu"] is not None) == pytest.approx(0.0)
