@@ -1,12 +1,10 @@
 """Contract tests for the CNN space: it covers the notes, and every config it yields builds."""
 
-import random
-
 import numpy as np
 import pytest
-from ray.tune.search.sample import Categorical, Float
 
 from search_spaces import cnn
+from tests.search_spaces.contract import sample_configs
 
 # Every axis the experiment notes vary, and the space key that carries it.
 NOTES_AXES = {
@@ -57,42 +55,19 @@ def test_every_notes_axis_is_in_the_space():
     assert cnn.SPACE["conv_dropout"].upper == cnn.SPACE["dense_dropout"].upper == 0.4
 
 
-def in_domain(domain, value):
-    if isinstance(domain, Categorical):
-        return value in domain.categories
-    if isinstance(domain, Float):
-        return domain.lower <= value <= domain.upper
-    raise TypeError(domain)
-
-
-@pytest.mark.parametrize("name", sorted(cnn.PRESETS))
-def test_presets_are_points_of_the_space(name):
-    preset = cnn.PRESETS[name]
-    assert set(preset) == set(cnn.SPACE)
-    for key, value in preset.items():
-        assert in_domain(cnn.SPACE[key], value), (key, value)
-
-
 def test_the_notes_named_presets_exist():
     for name in ["baseline-cnn", "2x-doubled-conv-layers", "batchnorm-after-all-conv-layers",
                  "replaced-maxpools-with-c5s2", "notes-final"]:
         assert name in cnn.PRESETS
 
 
-def sample_configs(n, seed=0):
-    rng = random.Random(seed)
-    np.random.seed(seed)
-    return [{key: domain.sample(random_state=rng.randint(0, 2**31)) if hasattr(domain, "sample") else domain
-             for key, domain in cnn.SPACE.items()} for _ in range(n)]
-
-
 def test_sampled_configs_cover_the_space():
-    configs = sample_configs(60)
+    configs = sample_configs(cnn.SPACE, 60)
     for key, values in NOTES_VALUES.items():
         assert {c[key] for c in configs} == values, key
 
 
-@pytest.mark.parametrize("config", sample_configs(24), ids=lambda c: f"{c['conv_blocks']}b-{c['downsample']}-{c['head']}")
+@pytest.mark.parametrize("config", sample_configs(cnn.SPACE, 24), ids=lambda c: f"{c['conv_blocks']}b-{c['downsample']}-{c['head']}")
 def test_sampled_configs_build_and_output_ten_classes(config):
     from trainables.models import build_cnn
 

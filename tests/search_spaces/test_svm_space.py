@@ -3,7 +3,7 @@
 import pytest
 
 from search_spaces import svm
-from tests.search_spaces.contract import in_domain, sample_configs
+from tests.search_spaces.contract import sample_configs
 from trainables.svm_trainable import build_svm
 
 NOTES_AXES = {
@@ -21,14 +21,6 @@ def test_every_notes_axis_is_in_the_space():
     gamma, c = svm.SPACE["gamma"], svm.SPACE["C"]
     assert (gamma.lower, gamma.upper) == (1e-3, 1.0)
     assert (c.lower, c.upper) == (1e-3, 1e2)
-
-
-@pytest.mark.parametrize("name", sorted(svm.PRESETS))
-def test_presets_are_points_of_the_space(name):
-    preset = svm.PRESETS[name]
-    assert set(preset) == set(svm.SPACE)
-    for key, value in preset.items():
-        assert in_domain(svm.SPACE[key], value), (key, value)
 
 
 def test_the_notes_runs_are_presets():
