@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 PIXELS = 784
 PIXEL_COLUMNS = [f"pixel{i}" for i in range(PIXELS)]
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 class DataError(ValueError):
@@ -91,7 +91,7 @@ def _parse(path, labelled):
             path,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.int64() for name in names},
+                column_types={name: pa.int32() for name in names},
                 strings_can_be_null=True,
             ),
         )
@@ -148,15 +148,19 @@ def _validated_arrays(path, table, labelled):
 
 
 def _to_cache_table(pixels, labels):
-    columns = {"pixels": pa.FixedSizeListArray.from_arrays(pa.array(pixels.ravel()), PIXELS)}
+    # One fixed-size binary value of 784 bytes per image: a flat buffer that
+    # Parquet reads back several times faster than a nested list column.
+    flat = np.ascontiguousarray(pixels, dtype=np.uint8)
+    images = pa.FixedSizeBinaryArray.from_buffers(pa.binary(PIXELS), len(flat), [None, pa.py_buffer(flat)])
+    columns = {"pixels": images}
     if labels is not None:
         columns["label"] = pa.array(labels)
     return pa.table(columns)
 
 
 def _from_cache_table(table):
-    pixels = table.column("pixels").combine_chunks().values.to_numpy()
-    images = pixels.reshape(-1, 28, 28, 1)
+    column = table.column("pixels").combine_chunks()
+    images = np.frombuffer(column.buffers()[1], np.uint8, count=len(column) * PIXELS).reshape(-1, 28, 28, 1)
     labels = table.column("label").to_numpy().astype(np.int64) if "label" in table.column_names else None
     return images, labels
 

@@ -24,7 +24,7 @@ def test_round_trip_and_cache(train_csv, digits, tmp_path, monkeypatch):
     images, labels, digest = load_kaggle_csv(train_csv, cache_dir=cache)
     np.testing.assert_array_equal(images, digits[0])
     np.testing.assert_array_equal(labels, digits[1])
-    assert cache_files(cache) == [f"train-{digest}-v1.parquet"]
+    assert cache_files(cache) == [f"train-{digest}-v{kaggle_csv.CACHE_FORMAT}.parquet"]
 
     def no_parse(*_):
         raise AssertionError("a cached load must not parse the CSV")

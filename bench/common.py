@@ -1,0 +1,430 @@
+"""Shared pieces of the benchmarks: sizes, machine description, timing, subprocesses, RESULTS.md.
+
+Every benchmark measures RATIOS within one run on one machine (never absolute
+times as pass/fail), prints its figures, records a section of bench/RESULTS.md
+(replaced on each run) and ends with one ``BENCH_RESULT {json}`` line that
+``run_all.py`` collects.
+"""
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+PYTHON = sys.executable
+# Scratch space for the benchmarks' sweeps, and a Ray temp dir of our own so a
+# benchmark never attaches to another Ray instance on the machine (a plain
+# ray.init() joins the cluster named in /tmp/ray/ray_current_cluster, if any).
+WORK = Path(os.environ.get("DIGIT_BENCH_WORK", "/tmp/digit-bench"))
+RAY_TMPDIR = Path(os.environ.get("DIGIT_BENCH_RAY_TMPDIR", "/tmp/dsb"))
+RESULT_TAG = "BENCH_RESULT "
+ORDER = ["run_all", "sweep_vs_handrun", "asha_vs_fifo", "trial_overhead", "data_loading", "ensemble_quality", "gpu"]
+
+# The 8 notes presets of benchmarks 1 and 3: all of search_spaces/cnn.py's but
+# notes-final (the ensemble member, which benchmark 5 trains).
+EIGHT_PRESETS = [
+    "baseline-cnn", "2x-doubled-conv-layers", "he-uniform", "data-augmentation",
+    "global-avg-pool", "batchnorm-after-all-conv-layers", "exponential-lr", "replaced-maxpools-with-c5s2",
+]
+
+
+# ---------------------------------------------------------------- arguments
+
+def parser(description, sizes):
+    """The flags every benchmark takes; ``sizes`` maps tiny / quick / full to a dict of sizes."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help=f"quick sizes (run_all --quick): {sizes['quick']}")
+    mode.add_argument("--tiny", action="store_true", help=f"smoke-check sizes, records nothing: {sizes['tiny']}")
+    p.add_argument("--profile", action="store_true", help="also record a cProfile / extra breakdown where offered")
+    p.add_argument("--no-record", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    p.add_argument("--work", default=str(WORK), help="scratch directory for data and experiments")
+    p.set_defaults(_sizes=sizes)
+    return p
+
+
+def parse(p, argv=None):
+    args = p.parse_args(argv)
+    args.mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    args.size = dict(args._sizes[args.mode])
+    args.record = not (args.no_record or args.tiny)
+    args.work = Path(args.work)
+    args.work.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+# ---------------------------------------------------------------- machine
+
+def _cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib():
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _version(package):
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def load_average():
+    return tuple(round(x, 2) for x in os.getloadavg())
+
+
+def machine():
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": _cpu_model(),
+        "cores": f"{os.cpu_count()} logical, {usable} usable",
+        "memory_gib": round(_memory_gib(), 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {p: _version(p) for p in ["ray", "tensorflow", "keras", "numpy", "pandas", "pyarrow"]},
+    }
+
+
+# ---------------------------------------------------------------- timing
+
+@contextmanager
+def timer(store, key):
+    """``with timer(phases, "tf import"):`` adds the block's seconds to ``store[key]``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        store[key] = store.get(key, 0.0) + time.perf_counter() - started
+
+
+def median_time(fn, repeat, setup=None):
+    """(median seconds, all times) of ``repeat`` calls of ``fn`` (``setup`` runs untimed before each)."""
+    times = []
+    for _ in range(repeat):
+        if setup:
+            setup()
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), times
+
+
+# ---------------------------------------------------------------- subprocesses
+
+def bench_env(**extra):
+    env = dict(os.environ)
+    env.update({
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        "RAY_TMPDIR": str(RAY_TMPDIR),
+        "RAY_AIR_NEW_OUTPUT": "0",
+        "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+    })
+    env.pop("RAY_ADDRESS", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(cmd, log=None, env=None, timeout=None, echo=False):
+    """Run ``cmd`` from the repository root; (wall seconds, output). Raises on a non-zero exit."""
+    RAY_TMPDIR.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env or bench_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if echo:
+                print(line, end="", flush=True)
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        stop_own_ray()
+    wall = time.perf_counter() - started
+    output = "".join(lines)
+    if log:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        Path(log).write_text(output)
+    if proc.returncode != 0:
+        tail = "".join(lines[-40:])
+        raise RuntimeError(f"{shlex.join(map(str, cmd))} exited {proc.returncode}:\n{tail}")
+    return wall, output
+
+
+def python_code(code, *args):
+    """A command that runs ``code`` in a fresh interpreter."""
+    return [PYTHON, "-c", code, *map(str, args)]
+
+
+def _own_ray_pids():
+    """Processes whose command line names our Ray temp dir, and all their descendants."""
+    marker, children, own = f"{RAY_TMPDIR}/ray/session_", {}, set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(proc.name))
+        if marker in cmdline:
+            own.add(int(proc.name))
+    todo = list(own)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in own:
+                own.add(child)
+                todo.append(child)
+    own.discard(os.getpid())
+    return own
+
+
+def stop_own_ray():
+    """End Ray processes left under this benchmark's own Ray temp dir (never anyone else's)."""
+    for attempt in range(20):
+        pids = _own_ray_pids()
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM if attempt < 10 else signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.5)
+
+
+# ---------------------------------------------------------------- sweeps
+
+SWEEP_CODE = """
+import json, sys, time
+started = time.perf_counter()
+from sweeps import tuner, leaderboard
+from sweeps.families import CNN
+phases = {"imports": time.perf_counter() - started}
+def timed(name, fn):
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            phases[name] = phases.get(name, 0.0) + time.perf_counter() - t
+    return wrapper
+tuner.load_data = timed("data load", tuner.load_data)
+tuner.start_ray = timed("ray start", tuner.start_ray)
+tuner.build_tuner = timed("tuner build", tuner.build_tuner)
+leaderboard.build = timed("leaderboard", leaderboard.build)
+_build_tuner = tuner.build_tuner
+def build_tuner(*a, **k):
+    t = _build_tuner(*a, **k)
+    t.fit = timed("tuner.fit", t.fit)
+    return t
+tuner.build_tuner = build_tuner
+if "--cprofile" in sys.argv:
+    sys.argv.remove("--cprofile")
+    import cProfile, pstats, io
+    prof = cProfile.Profile(); prof.enable()
+code = tuner.run_cli(CNN, sys.argv[1:])
+if "prof" in globals():
+    prof.disable(); out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(15)
+    print("CPROFILE_BEGIN"); print(out.getvalue()); print("CPROFILE_END")
+phases["driver total"] = time.perf_counter() - started
+print("SWEEP_PHASES " + json.dumps(phases), flush=True)
+sys.exit(code)
+"""
+
+
+def run_sweep(storage, name, flags, log=None, cprofile=False, echo=False):
+    """Run the project's CNN sweep, ``sweeps.tuner.run_cli(CNN, ...)``, in a fresh process.
+
+    Returns (wall seconds including interpreter start and Ray start, experiment path, phases, cProfile text).
+    """
+    path = Path(storage) / name
+    shutil.rmtree(path, ignore_errors=True)
+    argv = [*flags, "--storage", str(storage), "--name", name] + (["--cprofile"] if cprofile else [])
+    wall, output = run(python_code(SWEEP_CODE, *argv), log=log, echo=echo)
+    phases = json.loads(re.search(r"^SWEEP_PHASES (.*)$", output, re.M).group(1))
+    profile = re.search(r"CPROFILE_BEGIN\n(.*)CPROFILE_END", output, re.S)
+    return wall, path, phases, profile.group(1) if profile else None
+
+
+def read_leaderboard(path):
+    import pandas as pd
+
+    return pd.read_json(Path(path) / "leaderboard.json", orient="records")
+
+
+def read_progress(path):
+    """Every trial's progress.csv of an experiment, concatenated."""
+    import pandas as pd
+
+    frames = [pd.read_csv(p) for p in Path(path).glob("*/progress.csv") if p.stat().st_size]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def trial_breakdown(path, concurrency, fit_wall):
+    """Where a sweep's trial time went, from its progress.csv files."""
+    progress = read_progress(path)
+    if progress.empty:
+        return {}
+    last = progress.sort_values("epoch").groupby("trial_id").tail(1)
+    first = progress[progress["epoch"] == 1]["epoch_time_s"].sum()
+    steady = progress[progress["epoch"] > 1]["epoch_time_s"].sum()
+    total = last["time_total_s"].sum()
+    return {
+        "trials": int(progress["trial_id"].nunique()),
+        "epochs": int(len(progress)),
+        "first epochs (tracing) s": first,
+        "steady epochs s": steady,
+        "in-trial, not in an epoch (TF set-up, build, checkpoints, reports) s": total - first - steady,
+        "trial slots idle (actor start and imports before the trainable, scheduling, tail) s": max(0.0, concurrency * fit_wall - total),
+        f"slot-seconds ({concurrency} slots x tuner.fit)": concurrency * fit_wall,
+    }
+
+
+# ---------------------------------------------------------------- results
+
+def figure(name, value, goal=None, met=None, fmt="{:.3f}"):
+    return {"name": name, "value": value, "goal": goal, "met": met, "text": fmt.format(value) if value is not None else "n/a"}
+
+
+def verdict(met):
+    return "—" if met is None else "met" if met else "MISSED"
+
+
+def table(rows, headers):
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def seconds_table(phases, total=None):
+    def fmt(v):
+        return (f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}" if abs(v) >= 1 else f"{v:.3f}") if isinstance(v, float) else v
+
+    rows = [(k, fmt(v)) for k, v in phases.items()]
+    if total:
+        rows = [(k, v, f"{phases[k] / total:.0%}" if isinstance(phases[k], float) else "") for k, v in rows]
+        return table(rows, ["phase", "seconds", "share"])
+    return table(rows, ["phase", "seconds"])
+
+
+def command_line():
+    exe = Path(PYTHON)
+    try:
+        exe = exe.relative_to(ROOT)
+    except ValueError:
+        pass
+    script = Path(sys.argv[0]).resolve()
+    try:
+        script = script.relative_to(ROOT)
+    except ValueError:
+        pass
+    return shlex.join([str(exe), str(script), *sys.argv[1:]])
+
+
+class Report:
+    """Collects a benchmark's figures and notes; prints them and writes its RESULTS.md section."""
+
+    def __init__(self, name, title, args):
+        self.name, self.title, self.args = name, title, args
+        self.started_at = dt.datetime.now().astimezone()
+        self.load_start = load_average()
+        self.t0 = time.perf_counter()
+        self.figures, self.parts = [], []
+        print(f"== {title} ({args.mode} mode) == load average at start {self.load_start}", flush=True)
+
+    def add(self, *figures):
+        for f in figures:
+            self.figures.append(f)
+            goal = f" (goal {f['goal']}: {verdict(f['met'])})" if f["goal"] else ""
+            print(f"  {f['name']}: {f['text']}{goal}", flush=True)
+
+    def note(self, heading, text):
+        self.parts.append((heading, text))
+        print(f"\n-- {heading} --\n{text}\n", flush=True)
+
+    def finish(self, skipped=None):
+        wall = time.perf_counter() - self.t0
+        load_end = load_average()
+        print(f"== {self.name}: {wall:.0f} s; load average at end {load_end}", flush=True)
+        if self.args.record:
+            write_section(self.name, self._markdown(wall, load_end, skipped))
+            print(f"recorded in {RESULTS}", flush=True)
+        result = {"benchmark": self.name, "title": self.title, "mode": self.args.mode, "wall_s": wall,
+                  "skipped": skipped, "load_start": self.load_start, "load_end": load_end,
+                  "figures": [{k: f[k] for k in ("name", "text", "goal", "met")} for f in self.figures]}
+        print(RESULT_TAG + json.dumps(result, default=str), flush=True)
+        return 0
+
+    def _markdown(self, wall, load_end, skipped):
+        m = machine()
+        versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        parent = os.environ.get("DIGIT_BENCH_PARENT")
+        lines = [
+            f"## {self.title}", "",
+            f"- date: {self.started_at.strftime('%Y-%m-%d %H:%M %Z')}, {wall:.0f} s",
+            f"- command: `{command_line()}`" + (f" (run by `{parent}`)" if parent else ""),
+            f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB memory, {m['os']}, Python {m['python']}",
+            f"- versions: {versions}",
+            f"- load average (1, 5, 15 min): {self.load_start} at start, {load_end} at end",
+            f"- mode: {self.args.mode}",
+            "",
+        ]
+        if skipped:
+            lines += [f"**skipped: {skipped}**", ""]
+        if self.figures:
+            rows = [(f["name"], f["text"], f["goal"] or "", verdict(f["met"])) for f in self.figures]
+            lines += [table(rows, ["figure", "value", "goal", "result"]), ""]
+        for heading, text in self.parts:
+            lines += [f"### {heading}", "", text.rstrip(), ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+
+HEADER = """# Benchmark results
+
+Written by the scripts in `bench/` (see `bench/run_all.py`). Each section is replaced when its
+benchmark runs again. Goals are ratios measured within one run on one machine; absolute seconds
+are only context and depend on the machine and its load (recorded with each section).
+"""
+
+
+def write_section(name, markdown):
+    """Replace (or add) the section ``name`` of bench/RESULTS.md, keeping the others."""
+    text = RESULTS.read_text() if RESULTS.exists() else HEADER
+    sections = dict(re.findall(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", text, re.S))
+    sections[name] = markdown
+    names = [n for n in ORDER if n in sections] + sorted(n for n in sections if n not in ORDER)
+    body = "\n".join(f"<!-- bench:{n} -->\n{sections[n]}<!-- /bench:{n} -->\n" for n in names)
+    tmp = RESULTS.with_name(".RESULTS.md.tmp")
+    tmp.write_text(HEADER + "\n" + body)
+    os.replace(tmp, RESULTS)
