@@ -154,5 +154,9 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials(cluster, tmp_
     assert done and not rerun
     assert len(board) == 3 and board["trial_id"].is_unique
     assert set(board["status"]) == {"TERMINATED"} and (board["epochs"] == 2).all()
+    # An unfinished trial restarts from the checkpoint Tune's last experiment snapshot
+    # (~10 s apart) knew of, so it may train the epoch after it once more; no trial
+    # may lose more than that one epoch, and none restarts from scratch.
     for path in trial_dirs(experiment):
-        assert len(epochs(path)) == len(set(epochs(path))), f"an epoch reported twice in {path.name}"
+        reported = epochs(path)
+        assert reported[-1] == 2 and len(reported) - len(set(reported)) <= 1, (path.name, reported)
