@@ -32,7 +32,8 @@ PYTHON = sys.executable
 WORK = Path(os.environ.get("DIGIT_BENCH_WORK", "/tmp/digit-bench"))
 RAY_TMPDIR = Path(os.environ.get("DIGIT_BENCH_RAY_TMPDIR", "/tmp/dsb"))
 RESULT_TAG = "BENCH_RESULT "
-ORDER = ["run_all", "sweep_vs_handrun", "asha_vs_fifo", "trial_overhead", "data_loading", "ensemble_quality", "gpu"]
+ORDER = ["run_all", "sweep_vs_handrun", "asha_vs_fifo", "trial_overhead", "data_loading", "ensemble_quality", "gpu",
+         "ensemble_quality_full"]
 
 # The 8 notes presets of benchmarks 1 and 3: all of search_spaces/cnn.py's but
 # notes-final (the ensemble member, which benchmark 5 trains).
@@ -378,7 +379,9 @@ class Report:
         load_end = load_average()
         print(f"== {self.name}: {wall:.0f} s; load average at end {load_end}", flush=True)
         if self.args.record:
-            write_section(self.name, self._markdown(wall, load_end, skipped))
+            # Full-mode runs keep their own section, so a later --quick run does not replace them.
+            key = self.name if self.args.mode != "full" else f"{self.name}_full"
+            write_section(key, self._markdown(wall, load_end, skipped))
             print(f"recorded in {RESULTS}", flush=True)
         result = {"benchmark": self.name, "title": self.title, "mode": self.args.mode, "wall_s": wall,
                   "skipped": skipped, "load_start": self.load_start, "load_end": load_end,
@@ -413,8 +416,9 @@ class Report:
 HEADER = """# Benchmark results
 
 Written by the scripts in `bench/` (see `bench/run_all.py`). Each section is replaced when its
-benchmark runs again. Goals are ratios measured within one run on one machine; absolute seconds
-are only context and depend on the machine and its load (recorded with each section).
+benchmark runs again in the same mode (quick and full runs have separate sections). Goals are
+ratios measured within one run on one machine; absolute seconds are only context and depend on
+the machine and its load (recorded with each section).
 """
 
 

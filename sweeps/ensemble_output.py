@@ -67,7 +67,7 @@ def _markdown(report):
     return "\n\n".join([
         "# Ensemble report", summary(report).join(["```\n", "\n```"]),
         "## Members", members.to_markdown(index=False, floatfmt=".4f"),
-        "## Test accuracy as members are added (averaging, rank order)", by_size.to_markdown(index=False, floatfmt=".4f"),
+        "## Test accuracy as members are added (averaging, rank order)", by_size.to_markdown(index=False, floatfmt=(".0f", ".4f")),
         "## Test errors per digit (chosen ensemble)", errors.to_markdown(index=False),
     ]) + "\n"
 

@@ -6,6 +6,7 @@ record; the Tuner assembly in ``sweeps/tuner.py`` works from it alone.
 
 import importlib
 from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 from search_spaces import cnn, mlp, svm
 
@@ -33,6 +34,8 @@ class SweepDefinition:
     reduction_factor: int = 3
     time_budget_min: float = 10.0
     progress_columns: tuple = ()
+    # config -> relative cost of an epoch; a FIFO sweep starts its presets costliest first.
+    cost: Optional[Callable] = None
 
 
 CNN = SweepDefinition(
@@ -42,6 +45,7 @@ CNN = SweepDefinition(
     trainable="trainables.keras_trainable:train_keras",
     trainable_params={"build": "trainables.models:build_cnn"},
     progress_columns=("conv_blocks", "convs_per_block", "downsample", "conv_batchnorm", "learning_rate", "augment"),
+    cost=cnn.relative_cost,
 )
 
 MLP = SweepDefinition(

@@ -93,6 +93,7 @@ def train_keras(config, data, build, max_epochs, base_seed=0):
 
     from trainables.models import schedule_callbacks
 
+    keras.utils.clear_session()  # this worker may have run another trial: drop its model and graph
     seed = trial_seed(config, base_seed)
     keras.utils.set_random_seed(seed)
     checkpoint = tune.get_checkpoint()

@@ -75,3 +75,22 @@ def test_sampled_configs_build_and_output_ten_classes(config):
     assert model.output_shape == (None, 10)
     probabilities = model.predict(np.zeros((2, 28, 28, 1), np.uint8), verbose=0)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def conv_multiply_adds(model):
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, height, width, out_channels = layer.output.shape
+            kh, kw, in_channels, _ = layer.kernel.shape
+            total += height * width * kh * kw * in_channels * out_channels
+    return total
+
+
+@pytest.mark.parametrize("config", [*cnn.PRESETS.values(), *sample_configs(cnn.SPACE, 6, seed=7)])
+def test_relative_cost_counts_the_built_models_convolutions(config):
+    from trainables.models import build_cnn
+
+    assert cnn.relative_cost(config) == conv_multiply_adds(build_cnn(config))

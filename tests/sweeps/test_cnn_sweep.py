@@ -44,6 +44,15 @@ def test_checkpoints_hold_the_model_and_the_resolved_config(smoke_sweep):
         assert 1 <= state["epoch"] <= 2
 
 
+def test_a_worker_runs_more_than_one_trial(smoke_sweep):
+    from tests.cluster_helpers import results, trial_dirs
+
+    # 3 trials, 2 one-CPU slots: with reused actors the third trial runs in a finished trial's process.
+    pids = [{row["pid"] for row in results(trial)} for trial in trial_dirs(smoke_sweep)]
+    assert len(pids) == 3 and all(len(p) == 1 for p in pids)
+    assert len(set.union(*pids)) < 3
+
+
 def test_metadata_records_family_and_data(smoke_sweep):
     metadata = json.loads((smoke_sweep / "digit_sweep.json").read_text())
     assert metadata["family"] == "cnn" and metadata["max_epochs"] == 2
@@ -87,3 +96,17 @@ def test_bad_flags_exit_2_naming_the_flag(argv, flag, tmp_path):
     result = run_script(*argv, "--storage", str(tmp_path / "results"), cwd=tmp_path)
     assert result.returncode == 2 and flag in result.stderr
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("scheduler, first", [("fifo", "notes-final"), ("asha", "baseline-cnn")])
+def test_fifo_starts_the_costliest_preset_first_asha_keeps_the_given_order(scheduler, first, tmp_path):
+    from search_spaces.cnn import PRESETS
+    from sweeps.families import CNN
+    from sweeps.tuner import build_parser, validate
+
+    parser = build_parser(CNN)
+    args = parser.parse_args(["--presets", "baseline-cnn,he-uniform,notes-final", "--scheduler", scheduler,
+                              "--storage", str(tmp_path)])
+    validate(args, parser, CNN)
+    assert args.preset_configs[0] == PRESETS[first]
+    assert len(args.preset_configs) == 3
