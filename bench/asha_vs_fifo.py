@@ -76,7 +76,7 @@ def main(argv=None):
                 f"{1 / max(n_val, 1):.4f} of accuracy); --max-epochs {size['max_epochs']}, ASHA --grace-period "
                 f"{size['grace']} --reduction-factor 3; 1 CPU per trial; no time budget. Flags: `{' '.join(flags)}`."
                 + (f" {args.mode.capitalize()} mode shrinks the data to fit run_all's 15 minutes, so "
-                   f"both goals are measured on a shortened schedule: ASHA's rungs are at epochs {_rungs(size)}."
+                   f"both goals are measured on a small slice of the data. ASHA's rungs are at epochs {_rungs(size)}."
                    if args.mode != "full" else f" ASHA's rungs are at epochs {_rungs(size)}."))
     rows = [(s.upper(), f"{arms[s]['wall']:.0f}", f"{arms[s]['phases'].get('ray start', 0):.0f}",
              f"{arms[s]['phases'].get('tuner.fit', 0):.0f}", int(arms[s]["board"]["epochs"].sum()),

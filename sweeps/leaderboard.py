@@ -8,6 +8,7 @@ count and the best checkpoint's path. Written as Parquet, CSV and Markdown.
 """
 
 import argparse
+import logging
 import math
 import sys
 from pathlib import Path
@@ -67,6 +68,9 @@ def build(*paths):
     """The leaderboard of one or more experiments (of any families), best first."""
     from ray.tune import ExperimentAnalysis
 
+    # A trial the time budget cut before its first report has no result files; it is still a
+    # row here (no epochs), so Ray's warning about it, once per load, is only noise.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     rows = []
     for path in paths:
         metadata = experiment.read_metadata(path)
