@@ -90,6 +90,13 @@ PRESETS = {
 }
 
 
+def block_downsample(config, block):
+    """How conv block ``block`` (1-based) ends; a last block may be told not to downsample."""
+    if block == config["conv_blocks"] and not config["downsample_last_block"]:
+        return "none"
+    return config["downsample"]
+
+
 def relative_cost(config):
     """Multiply-adds of one image through the conv layers: a TensorFlow-free proxy for epoch time.
 
@@ -102,9 +109,9 @@ def relative_cost(config):
         for _ in range(config["convs_per_block"]):
             total += size * size * 9 * channels * filters
             channels = filters
-        last = block == config["conv_blocks"]
-        if config["downsample"] != "none" and (config["downsample_last_block"] or not last):
+        downsample = block_downsample(config, block)
+        if downsample != "none":
             size = (size + 1) // 2
-            if config["downsample"] == "conv5s2":
+            if downsample == "conv5s2":
                 total += size * size * 25 * channels * filters
     return total

@@ -9,6 +9,8 @@ so they travel with every saved checkpoint.
 import keras
 from keras import layers
 
+from search_spaces.cnn import block_downsample
+
 NUM_CLASSES = 10
 INPUT_SHAPE = (28, 28, 1)
 
@@ -101,13 +103,8 @@ HEADS = {
 def build_cnn(config):
     """Build and compile the CNN that ``config`` (a search_spaces.cnn config) describes."""
     inputs, x = _input_stage(config)
-    blocks = config["conv_blocks"]
-    for block in range(1, blocks + 1):
-        last = block == blocks
-        downsample = config["downsample"]
-        if last and not config["downsample_last_block"]:
-            downsample = "none"
-        x = _conv_block(x, config[f"filters_{block}"], config, downsample)
+    for block in range(1, config["conv_blocks"] + 1):
+        x = _conv_block(x, config[f"filters_{block}"], config, block_downsample(config, block))
     x = HEADS[config["head"]]()(x)
     return _compile(keras.Model(inputs, _dense_head(x, config), name="cnn"), config)
 
