@@ -30,9 +30,12 @@ class SweepDefinition:
     # Defaults sized for about 10 minutes on 2 CPU cores (see README).
     num_samples: int = 20
     max_epochs: int = 8
-    grace_period: int = 2
+    grace_period: float = 2
     reduction_factor: int = 3
+    brackets: int = 1
     time_budget_min: float = 10.0
+    # The trainable can report at fractions of a time_attr step (a quarter epoch).
+    fractional_epochs: bool = False
     progress_columns: tuple = ()
     # config -> relative cost of an epoch; a FIFO sweep starts its presets costliest first.
     cost: Optional[Callable] = None
@@ -44,6 +47,16 @@ CNN = SweepDefinition(
     presets=cnn.PRESETS,
     trainable="trainables.keras_trainable:train_keras",
     trainable_params={"build": "trainables.models:build_cnn"},
+    # Bracket 0 (2 in 3 trials) first decides after a quarter epoch (~7 batches of 128), then
+    # at 1 and 4 epochs; bracket 1 (1 in 4) first at 1 epoch; bracket 2 (1 in 11) first at 4,
+    # where the notes' slow-starting augmented nets have caught up. 16 epochs is about where
+    # those nets stop improving. The time budget ends the sweep; num_samples is only a cap.
+    num_samples=100,
+    max_epochs=16,
+    grace_period=0.25,
+    reduction_factor=4,
+    brackets=3,
+    fractional_epochs=True,
     progress_columns=("conv_blocks", "convs_per_block", "downsample", "conv_batchnorm", "learning_rate", "augment"),
     cost=cnn.relative_cost,
 )
@@ -59,6 +72,7 @@ MLP = SweepDefinition(
     max_epochs=20,
     grace_period=2,
     reduction_factor=3,
+    fractional_epochs=True,
     progress_columns=("dense_layers", "dense_units_1", "batchnorm", "activation", "dropout", "learning_rate"),
 )
 

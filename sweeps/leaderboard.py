@@ -16,11 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from sweeps import experiment
+from sweeps.search import ORIGIN, PRESET
 from trainables.kaggle_csv import DataError
 
 SUMMARY_COLUMNS = [
     "rank", "family", "trial_id", "best_val_accuracy", "best_epoch", "epochs",
-    "stopped_early", "status", "wall_time_s", "num_params", "preset",
+    "stopped_early", "status", "wall_time_s", "num_params", "origin", "preset",
 ]
 
 
@@ -42,25 +43,32 @@ def _trial_row(analysis, trial, metadata):
     has_metric = metric in progress.columns and progress[metric].notna().any()
     best = progress.loc[progress[metric].idxmax()] if has_metric else {}
     last = trial.last_result or {}
-    epochs = int(last.get(time_attr, 0) or 0)
+    epochs = float(last.get(time_attr, 0) or 0)  # a float: the CNN reports at a quarter epoch
     checkpoint = analysis.get_best_checkpoint(trial, metric, metadata["mode"]) if has_metric else None
+    config = dict(trial.config)
+    preset = matching_preset(config, metadata.get("presets", {}))
+    # Which searcher step proposed it (sweeps/search.py); experiments before the tag: presets only.
+    origin = config.pop(ORIGIN, None) or (PRESET if preset else None)
+    fixed = progress["fixed_cost_s"].dropna() if "fixed_cost_s" in progress.columns else pd.Series(dtype=float)
     row = {
         "family": metadata["family"],
         "experiment": Path(str(analysis.experiment_path)).name,
         "trial_id": trial.trial_id,
         "status": trial.status,
-        "preset": matching_preset(trial.config, metadata.get("presets", {})),
+        "origin": origin,
+        "preset": preset,
         "best_val_accuracy": float(best[metric]) if has_metric else float("nan"),
-        "best_epoch": int(best[time_attr]) if has_metric else 0,
+        "best_epoch": float(best[time_attr]) if has_metric else 0.0,
         "last_val_accuracy": float(last.get(metric, float("nan"))),
         "epochs": epochs,
         "stopped_early": trial.status == "TERMINATED" and epochs < metadata["max_epochs"],
         "errored": trial.status == "ERROR",
         "wall_time_s": float(last.get("time_total_s", float("nan"))),
         "num_params": last.get("num_params"),
+        "fixed_cost_s": float(fixed.iloc[0]) if len(fixed) else float("nan"),
         "checkpoint": checkpoint.path if checkpoint else None,
     }
-    row.update({f"config/{key}": value for key, value in trial.config.items()})
+    row.update({f"config/{key}": value for key, value in config.items()})
     return row
 
 
@@ -70,7 +78,9 @@ def build(*paths):
 
     # A trial the time budget cut before its first report has no result files; it is still a
     # row here (no epochs), so Ray's warning about it, once per load, is only noise.
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    # Likewise a trial stopped before its first epoch end has reports but no checkpoint (the
+    # fractional rungs keep none), and Ray logs an ERROR for each one it is asked about.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.CRITICAL)
     rows = []
     for path in paths:
         metadata = experiment.read_metadata(path)

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps import experiment
+from sweeps import experiment, search
 from sweeps import report_plots as plots
 
 FILENAME = "report.html"
 TOP_CURVES = 10
 TABLE_COLUMNS = [
-    "rank", "experiment", "family", "trial_id", "preset", "best_val_accuracy", "best_epoch", "epochs",
+    "rank", "experiment", "family", "trial_id", "origin", "preset", "best_val_accuracy", "best_epoch", "epochs",
     "stopped_early", "status", "wall_time_s", "num_params",
 ]
 
@@ -65,7 +65,7 @@ def write_or_warn(paths, out_dir, board=None):
 
 
 def load_curves(path, metadata):
-    """(experiment name, trial_id) -> (steps, metric values), from Tune's per-trial progress."""
+    """(experiment name, trial_id) -> (steps, metric values, trial seconds at each), from Tune's progress."""
     from ray.tune import ExperimentAnalysis
 
     analysis = ExperimentAnalysis(str(path))
@@ -75,7 +75,8 @@ def load_curves(path, metadata):
     for trial_id, progress in analysis.trial_dataframes.items():
         if {metric, time_attr} <= set(progress.columns):
             progress = progress.dropna(subset=[metric, time_attr]).sort_values(time_attr)
-            curves[(name, trial_id)] = (progress[time_attr].to_numpy(), progress[metric].to_numpy())
+            seconds = progress["time_total_s"] if "time_total_s" in progress.columns else progress[time_attr] * float("nan")
+            curves[(name, trial_id)] = (progress[time_attr].to_numpy(), progress[metric].to_numpy(), seconds.to_numpy())
     return curves
 
 
@@ -215,24 +216,61 @@ def _axes(board):
     return "".join(parts)
 
 
-def budget(rows, max_epochs, flags):
-    """Steps reached and spent, and the full-budget run estimated from each trial's mean step time."""
-    steps = list(range(1, max_epochs + 1))
+def decision_points(max_epochs, flags):
+    """Where ASHA decides (every bracket), from the experiment's flags; none for FIFO."""
+    if flags.get("scheduler", "asha") != "asha" or not flags.get("grace_period"):
+        return []
+    per_bracket = search.milestones(flags["grace_period"], flags.get("reduction_factor", 3), max_epochs,
+                                    flags.get("brackets", 1))
+    return sorted({m for bracket in per_bracket for m in bracket if m < max_epochs})
+
+
+def budget(rows, max_epochs, flags, curves=None):
+    """Steps reached and spent, the full-budget run estimated from each trial's mean step time,
+    and trial time by origin and by the stretch between decision points."""
+    milestones = decision_points(max_epochs, flags)
+    steps = sorted({*range(1, int(max_epochs) + 1), *milestones})
     ran = rows[rows["epochs"] > 0]  # trials the time budget cut before their first report cost nothing
     timed = ran[ran["wall_time_s"].notna()]
-    milestones = []
-    if flags.get("scheduler", "asha") == "asha" and flags.get("grace_period"):
-        rung = flags["grace_period"]
-        while rung < max_epochs:
-            milestones.append(rung)
-            rung *= flags.get("reduction_factor", 3)
     return {
-        "steps": steps, "reached": [int((rows["epochs"] >= s).sum()) for s in steps], "milestones": milestones,
-        "epochs_spent": int(ran["epochs"].sum()), "epochs_full": len(ran) * max_epochs,
+        "steps": steps, "reached": [int((rows["epochs"] >= s - 1e-9).sum()) for s in steps], "milestones": milestones,
+        "epochs_spent": float(ran["epochs"].sum()), "epochs_full": len(ran) * max_epochs,
         "wall_spent_s": float(timed["wall_time_s"].sum()),
         "wall_full_s": float((timed["wall_time_s"] / timed["epochs"] * max_epochs).sum()),
         "never_ran": len(rows) - len(ran), "untimed": len(ran) - len(timed),
+        "by_origin": by_origin(ran), "by_stretch": by_stretch(ran, curves or {}, milestones, max_epochs),
     }
+
+
+def by_origin(ran):
+    """Trials, first-rung results and trial-minutes for each origin (preset / random / model)."""
+    origin = ran["origin"].fillna("unknown") if "origin" in ran.columns else pd.Series("unknown", ran.index)
+    frame = ran.assign(origin=origin).groupby("origin").agg(
+        trials=("trial_id", "size"), trial_minutes=("wall_time_s", lambda s: s.sum() / 60),
+        best_val_accuracy=("best_val_accuracy", "max"))
+    frame["share_of_time"] = frame["trial_minutes"] / max(frame["trial_minutes"].sum(), 1e-9)
+    return frame.reset_index()
+
+
+def by_stretch(ran, curves, milestones, max_epochs):
+    """Trial-minutes spent before the first decision, between decisions, and after the last."""
+    edges = [0.0, *milestones, float(max_epochs)]
+    minutes = [0.0] * (len(edges) - 1)
+    for _, row in ran.iterrows():
+        steps, _, seconds = curves.get((row["experiment"], row["trial_id"]), ([], [], []))
+        before = 0.0
+        for step, elapsed in zip(steps, seconds):
+            if elapsed != elapsed:  # NaN: no timings recorded
+                continue
+            stretch = next(i for i in range(len(edges) - 1) if step <= edges[i + 1] + 1e-9)
+            minutes[stretch] += (elapsed - before) / 60
+            before = elapsed
+    labels = [f"{_num(a)}-{_num(b)}" for a, b in zip(edges, edges[1:])]
+    return pd.DataFrame({"epochs": labels, "trial_minutes": minutes})
+
+
+def _num(value):
+    return f"{value:g}"
 
 
 def _rungs(board, experiments):
@@ -241,16 +279,22 @@ def _rungs(board, experiments):
         m = e["metadata"]
         rows = board[board["experiment"] == e["name"]]
         flags = m.get("flags", {})
-        b = budget(rows, m["max_epochs"], flags)
+        b = budget(rows, m["max_epochs"], flags, e["curves"])
         unit = m["time_attr"]
         untimed = f" ({b['untimed']} trials without timings left out)" if b["untimed"] else ""
         never = (f" {b['never_ran']} never reported (the sweep ended first) and are left out." if b["never_ran"] else "")
+        decides = ", ".join(_num(x) for x in b["milestones"]) or "never (no early stopping)"
         parts.append(
             f"<p>{esc(e['name'])}: scheduler {esc(flags.get('scheduler', 'asha'))}, {len(rows)} trials.{esc(never)} "
-            f"Spent {b['epochs_spent']} of {b['epochs_full']} {esc(unit)}s that every trial run to {m['max_epochs']} "
+            f"ASHA decides at {esc(unit)}s {esc(decides)}. "
+            f"Spent {b['epochs_spent']:.1f} of {b['epochs_full']} {esc(unit)}s that every trial run to {m['max_epochs']} "
             f"would take, and {b['wall_spent_s'] / 60:.1f} of an estimated {b['wall_full_s'] / 60:.1f} trial-minutes"
             f"{esc(untimed)} (full budget: each trial's mean {esc(unit)} time times {m['max_epochs']}).</p>"
-            + img(plots.rungs(b, unit), f"{e['name']} rungs"))
+            + img(plots.rungs(b, unit), f"{e['name']} rungs")
+            + "<p>Trial time by origin (who proposed the config) and by stretch of training "
+            "(before the first decision, between decisions, after the last):</p>"
+            + '<div style="display:flex;gap:32px;align-items:flex-start">'
+            + table(b["by_origin"]) + table(b["by_stretch"]) + "</div>")
     return "".join(parts)
 
 
@@ -265,7 +309,7 @@ def _presets(board, experiments):
                 rows.append({"preset": name, "family": e["metadata"]["family"], "rank": "not run"})
             for _, hit in hits.iterrows():
                 rows.append({"preset": name, "family": hit["family"], "rank": int(hit["rank"]),
-                             "best_val_accuracy": hit["best_val_accuracy"], "epochs": int(hit["epochs"]),
+                             "best_val_accuracy": hit["best_val_accuracy"], "epochs": float(hit["epochs"]),
                              "stopped_early": bool(hit["stopped_early"])})
     frame = pd.DataFrame(rows, columns=["preset", "family", "rank", "best_val_accuracy", "epochs", "stopped_early"])
     frame = frame.sort_values("rank", key=lambda r: pd.to_numeric(r, errors="coerce"), na_position="last")

@@ -42,7 +42,7 @@ def _label(row):
 def learning_curves(board, curves, time_attr, top=10):
     """Validation accuracy per ``time_attr`` step: the top trials in colour, the rest grey.
 
-    ``curves`` maps (experiment, trial_id) to (steps, accuracies).
+    ``curves`` maps (experiment, trial_id) to (steps, accuracies, seconds).
     """
     fig, axes = figure(11, 5)
     ax = axes[0, 0]
@@ -50,7 +50,7 @@ def learning_curves(board, curves, time_attr, top=10):
     # Best first in ``board``; drawn in reverse so the best lie on top. The top is counted within
     # these rows, not by global rank, so each family of a mixed report gets its own top trials.
     for place, (_, row) in reversed(list(enumerate(board.iterrows()))):
-        x, y = curves.get((row["experiment"], row["trial_id"]), ([], []))
+        x, y = curves.get((row["experiment"], row["trial_id"]), ([], [], []))[:2]
         if len(x) == 0:
             continue
         alpha = FADED if row["stopped_early"] else 1.0
@@ -152,13 +152,15 @@ def rungs(budget, time_attr):
     fig, axes = figure(12, 3.6, 1, 3, width_ratios=[2.2, 1, 1])
     ax = axes[0, 0]
     steps, reached = budget["steps"], budget["reached"]
-    bars = ax.bar(steps, reached, color="C0")
+    # Evenly spaced bars labelled with their step: a quarter epoch and epoch 16 both stay readable.
+    bars = ax.bar(range(len(steps)), reached, color="C0")
     ax.bar_label(bars, fontsize=8)
-    for milestone in budget["milestones"]:
-        ax.axvline(milestone + 0.5, color=PRESET_COLOR, ls=":", lw=1)
+    ax.set_xticks(range(len(steps)), [f"{s:g}" for s in steps], fontsize=8)
+    for i, step in enumerate(steps):
+        if any(abs(step - m) < 1e-9 for m in budget["milestones"]):
+            ax.axvline(i + 0.5, color=PRESET_COLOR, ls=":", lw=1)
     ax.set_xlabel(f"{time_attr} (dotted: ASHA decides after this)" if budget["milestones"] else time_attr)
     ax.set_ylabel("trials that reached it")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     pairs = [(f"{time_attr}s", budget["epochs_spent"], budget["epochs_full"], f"{time_attr}s"),
              ("wall time", budget["wall_spent_s"] / 60, budget["wall_full_s"] / 60, "minutes")]
     for ax, (name, spent, full, unit) in zip(axes[0, 1:], pairs):

@@ -1,9 +1,9 @@
 """The one place that turns a sweep definition and command-line flags into a Ray Tune run.
 
 Every family's entry point (``sweeps/cnn_search.py`` and the rest) is
-``run_cli(definition)``: the same flags, the same Tuner assembly (HyperOpt or
-random search seeded with the notes' presets, ASHA or FIFO, per-trial
-resources, failure retries, resume), and the same leaderboard at the end.
+``run_cli(definition)``: the same flags, the same Tuner assembly (the searcher
+and scheduler of ``sweeps/search.py`` seeded with the notes' presets,
+per-trial resources, failure retries, resume), and the same leaderboard at the end.
 """
 
 import argparse
@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from sweeps import experiment
+from sweeps import experiment, search
 from sweeps.families import trainable_of
 from trainables.data import EMBEDDED, load_data
 from trainables.kaggle_csv import DataError
@@ -30,8 +30,8 @@ def build_parser(definition):
     d = definition
     p = argparse.ArgumentParser(
         prog=f"{d.family}_search.py",
-        description=f"Ray Tune sweep over the {d.family.upper()} search space: HyperOpt "
-        "search seeded with the notes' presets, ASHA early stopping, a leaderboard at the end.",
+        description=f"Ray Tune sweep over the {d.family.upper()} search space: TPE search seeded "
+        "with the notes' presets, ASHA early stopping over Hyperband brackets, a leaderboard at the end.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data = p.add_argument_group("data")
@@ -41,13 +41,19 @@ def build_parser(definition):
     data.add_argument("--limit", type=int, help="use a stratified subset of this many digits")
     search = p.add_argument_group("search")
     search.add_argument("--num-samples", type=int, default=d.num_samples, help="trials in all, the presets included")
-    search.add_argument("--search", choices=["hyperopt", "random"], default="hyperopt", help="how configs after the presets are proposed")
+    search.add_argument("--search", choices=["tpe", "random", "hyperopt"], default="tpe",
+                        help="how configs after the presets are proposed: Optuna TPE learning from rung results, "
+                        "random, or HyperOpt (random until 20 trials finished; the earlier design)")
     search.add_argument("--presets", default="all", help="'all', 'none', or comma-separated preset names that seed the search")
     search.add_argument("--scheduler", choices=["asha", "fifo"], default="asha",
                         help="asha: early stopping at rungs; fifo: every trial runs to --max-epochs, presets costliest first")
     search.add_argument("--max-epochs", type=int, default=d.max_epochs, help=f"most {d.time_attr}s a trial runs")
-    search.add_argument("--grace-period", type=int, default=d.grace_period, help=f"ASHA: {d.time_attr}s before a trial can be stopped")
+    search.add_argument("--grace-period", type=float, default=d.grace_period,
+                        help=f"ASHA: {d.time_attr}s before a trial can first be stopped (bracket 0)"
+                        + (", fractions allowed" if d.fractional_epochs else ""))
     search.add_argument("--reduction-factor", type=int, default=d.reduction_factor, help="ASHA: keep 1/this of trials at each rung")
+    search.add_argument("--brackets", type=int, default=d.brackets,
+                        help="ASHA: Hyperband brackets; bracket s first decides at grace * factor**s, sparing slow starters")
     search.add_argument("--time-budget-min", type=float, default=d.time_budget_min, help="stop the whole sweep after this many minutes (0: no limit)")
     search.add_argument("--seed", type=int, default=0, help="seeds the split, the search and every trial")
     run = p.add_argument_group("resources and storage")
@@ -69,14 +75,17 @@ def validate(args, parser, definition):
     if args.smoke_test:
         args.num_samples, args.max_epochs = SMOKE["num_samples"], SMOKE["max_epochs"]
         args.limit = args.limit or SMOKE["limit"]
-        args.grace_period = 1
-    positive = ["num_samples", "max_epochs", "grace_period", "max_concurrent"]
+        args.grace_period = min(args.grace_period, 1)
+    positive = ["num_samples", "max_epochs", "max_concurrent", "brackets"]
     for name in positive:
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.grace_period <= 0 or (args.grace_period != int(args.grace_period) and not definition.fractional_epochs):
+        kind = "positive" if definition.fractional_epochs else f"a whole number of {definition.time_attr}s"
+        parser.error(f"--grace-period must be {kind}, got {args.grace_period:g}")
     if args.grace_period > args.max_epochs:
-        parser.error(f"--grace-period ({args.grace_period}) must not exceed --max-epochs ({args.max_epochs})")
+        parser.error(f"--grace-period ({args.grace_period:g}) must not exceed --max-epochs ({args.max_epochs})")
     if args.reduction_factor < 2:
         parser.error(f"--reduction-factor must be at least 2, got {args.reduction_factor}")
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0 or args.max_failures < 0:
@@ -107,30 +116,32 @@ def select_presets(definition, spec):
 
 
 def make_search(definition, args):
-    from ray.tune.search.basic_variant import BasicVariantGenerator
-
-    if args.search == "random":
-        return BasicVariantGenerator(points_to_evaluate=args.preset_configs or None, random_state=args.seed)
-    from ray.tune.search.hyperopt import HyperOptSearch
-
-    return HyperOptSearch(points_to_evaluate=args.preset_configs or None, random_state_seed=args.seed)
+    return search.make_searcher(
+        args.search, presets=args.preset_configs, num_samples=args.num_samples, seed=args.seed,
+        time_attr=definition.time_attr, max_t=args.max_epochs,
+    )
 
 
 def make_scheduler(definition, args):
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-
-    if args.scheduler == "fifo":
-        return FIFOScheduler()
-    return ASHAScheduler(
-        time_attr=definition.time_attr, max_t=args.max_epochs,
-        grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+    return search.make_scheduler(
+        args.scheduler, time_attr=definition.time_attr, max_t=args.max_epochs,
+        grace_period=args.grace_period, reduction_factor=args.reduction_factor, brackets=args.brackets,
     )
+
+
+def report_points(definition, args):
+    """Fractional epochs the trainable reports at: where ASHA's early brackets decide."""
+    if args.scheduler != "asha" or not definition.fractional_epochs:
+        return []
+    return search.fractional_reports(args.grace_period, args.reduction_factor, args.max_epochs, args.brackets)
 
 
 def make_trainable(definition, args, data):
     from ray import tune
 
     function, params = trainable_of(definition)
+    if definition.fractional_epochs:
+        params["report_at"] = report_points(definition, args)
     trainable = tune.with_parameters(
         function, data=data.for_search(), max_epochs=args.max_epochs, base_seed=args.seed, **params,
     )
@@ -215,7 +226,12 @@ def run_sweep(definition, args):
         experiment.check_resumable(args.storage, args.name, data.fingerprint)
         # Where a trial stops belongs to the experiment: a resume without --max-epochs must not
         # re-wrap the trainable with the default and train the restored trials further.
-        args.max_epochs = experiment.read_metadata(experiment.join(args.storage, args.name))["max_epochs"]
+        metadata = experiment.read_metadata(experiment.join(args.storage, args.name))
+        args.max_epochs = metadata["max_epochs"]
+        # So are the points the trainable reports at (the scheduler's rungs).
+        for flag in ("scheduler", "grace_period", "reduction_factor", "brackets"):
+            if flag in metadata.get("flags", {}):
+                setattr(args, flag, metadata["flags"][flag])
     args.name = args.name or time.strftime(f"{definition.family}-%Y%m%d-%H%M%S")
     sizes = data.sizes()
     print(f"data: {data.source} train={sizes['train']} val={sizes['val']} test={sizes['test']} (fingerprint {data.fingerprint})")

@@ -1,10 +1,18 @@
-"""The Ray Tune trainable for Keras families: one epoch per report, a checkpoint per epoch.
+"""The Ray Tune trainable for Keras families: reports at fractions of an epoch, then every epoch.
 
 A trial builds its model from the config with the family's pure builder (or
-loads it from ``tune.get_checkpoint()`` and carries on at the next epoch),
-fits one epoch at a time and reports through Ray's Keras callback, so ASHA can
-stop it after any epoch. Each checkpoint holds the model and
+loads it from ``tune.get_checkpoint()`` and carries on at the next epoch) and
+fits it in one ``model.fit``. It reports through Ray's Keras callback at every
+epoch end, with a checkpoint, and also at the fractional points the scheduler
+decides at (``report_at``, e.g. a quarter epoch), without one: ASHA's first
+decision then costs a fraction of an epoch, and ``epoch`` is a float
+(0.25, 1.0, 2.0, ...). Each checkpoint holds the model and
 ``trial_state.json`` with the epoch reached, the seed and the resolved config.
+
+The first report also carries ``fixed_cost_s``: the time from the trial's
+start to that report less the steady compute of the steps it trained (clearing
+the session, building, tracing, the first validation), so the per-trial
+overhead that cheap rungs must not drown in is measured in every sweep.
 """
 
 import json
@@ -19,7 +27,10 @@ from ray.tune.integration.keras import TuneReportCheckpointCallback
 
 MODEL_FILE = "model.keras"
 STATE_FILE = "trial_state.json"
-REPORTED = ["val_accuracy", "val_loss", "accuracy", "loss", "epoch", "epoch_time_s", "num_params", "learning_rate"]
+REPORTED = [
+    "val_accuracy", "val_loss", "accuracy", "loss", "epoch", "epoch_time_s", "num_params", "learning_rate",
+    "fixed_cost_s",
+]
 
 
 def configure_tensorflow(cpus=None):
@@ -29,6 +40,9 @@ def configure_tensorflow(cpus=None):
     if cpus is None:
         assigned = ray.get_runtime_context().get_assigned_resources() if ray.is_initialized() else {}
         cpus = max(1, int(assigned.get("CPU", 1)))
+    # A reused worker traces a new model for every trial; TensorFlow's "excessive retracing"
+    # warning counts those across trials and means nothing here.
+    tf.get_logger().setLevel("ERROR")
     try:
         tf.config.threading.set_intra_op_parallelism_threads(cpus)
         tf.config.threading.set_inter_op_parallelism_threads(min(cpus, 2))
@@ -45,27 +59,72 @@ def trial_seed(config, base_seed):
 
 
 class EpochReporter(TuneReportCheckpointCallback):
-    """Ray's Keras report callback, plus the epoch count, timing and the trial state in each checkpoint."""
+    """Ray's Keras report callback, plus fractional-epoch reports, timing and the trial state in each checkpoint."""
 
-    def __init__(self, config, seed):
+    def __init__(self, config, seed, report_at=(), validation=None, started=None):
         super().__init__(metrics=REPORTED, checkpoint_on="epoch_end", report_metrics_on="epoch_end")
         self._state = {"config": config, "seed": seed}
-        self._started = 0.0
+        self._pending = sorted(point for point in report_at if point != int(point))
+        self._validation = validation
+        self._trial_started = started if started is not None else time.perf_counter()
+        self._step_times = []
+        self._steps_done = 0
+        self._epoch = 0
+        self._epoch_started = self._last_step = 0.0
+        self._fixed_cost = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.perf_counter()
+        self._epoch = epoch
+        self._epoch_started = self._last_step = time.perf_counter()
         super().on_epoch_begin(epoch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        self._step_times.append(now - self._last_step)
+        self._last_step = now
+        self._steps_done += 1
+        progress = self._epoch + (batch + 1) / self.params["steps"]
+        if self._pending and progress >= self._pending[0] - 1e-9:
+            point = self._pending.pop(0)
+            while self._pending and progress >= self._pending[0] - 1e-9:
+                point = self._pending.pop(0)
+            self._report_fraction(point, logs)
+            self._last_step = time.perf_counter()  # validation is not a training step
+
+    def _report_fraction(self, point, logs):
+        x_val, y_val = self._validation
+        # evaluate() resets the compiled metrics: the first epoch's training accuracy then
+        # covers only the steps after this report, which is all the scheduler never reads.
+        val = self.model.evaluate(x_val, y_val, verbose=0, return_dict=True)
+        logs = {**(logs or {}), **{f"val_{k}": v for k, v in val.items()}}
+        logs.update(self._extra(point, time.perf_counter() - self._epoch_started))
+        tune.report(self._get_reported_metrics(logs))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        logs.update(
-            epoch=epoch + 1,
-            epoch_time_s=time.perf_counter() - self._started,
-            num_params=self.model.count_params(),
-            learning_rate=float(self.model.optimizer.learning_rate.numpy()),
-        )
+        logs.update(self._extra(float(epoch + 1), time.perf_counter() - self._epoch_started))
         self._state["epoch"] = epoch + 1
         super().on_epoch_end(epoch, logs)
+
+    def _extra(self, point, epoch_time_s):
+        extra = {
+            "epoch": point, "epoch_time_s": epoch_time_s, "num_params": self.model.count_params(),
+            "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
+        }
+        if self._fixed_cost is None:
+            self._fixed_cost = self._measure_fixed_cost()
+            extra["fixed_cost_s"] = self._fixed_cost
+        return extra
+
+    def _measure_fixed_cost(self):
+        """Wall time to this first report less the steady compute of the steps trained so far."""
+        steady = sorted(self._step_times[1:])  # the first step traces the graph: it is fixed cost
+        median = steady[len(steady) // 2] if steady else 0.0
+        return max(0.0, time.perf_counter() - self._trial_started - median * self._steps_done)
+
+    def _get_reported_metrics(self, logs):
+        # fixed_cost_s is in the first report only.
+        return {name: logs[name] for name in REPORTED if name in logs}
 
     def _handle(self, logs, when):
         # Ray's own handler saves through the deprecated TensorflowCheckpoint;
@@ -86,8 +145,12 @@ def load_checkpoint(checkpoint_dir):
     return keras.models.load_model(checkpoint_dir / MODEL_FILE), state
 
 
-def train_keras(config, data, build, max_epochs, base_seed=0):
-    """Tune function trainable: fit ``build(config)`` on ``data`` for up to ``max_epochs``."""
+def train_keras(config, data, build, max_epochs, base_seed=0, report_at=()):
+    """Tune function trainable: fit ``build(config)`` on ``data`` for up to ``max_epochs``.
+
+    ``report_at``: fractional epochs (0.25, ...) to report at besides every epoch end.
+    """
+    started = time.perf_counter()
     configure_tensorflow()
     import keras
 
@@ -101,6 +164,7 @@ def train_keras(config, data, build, max_epochs, base_seed=0):
         with checkpoint.as_directory() as checkpoint_dir:
             model, state = load_checkpoint(checkpoint_dir)
         start_epoch = state["epoch"]
+        report_at = ()  # fractional points lie inside the first epoch, already reported
     else:
         model, start_epoch = build(config), 0
     if start_epoch >= max_epochs:
@@ -111,6 +175,9 @@ def train_keras(config, data, build, max_epochs, base_seed=0):
         epochs=max_epochs,
         initial_epoch=start_epoch,
         validation_data=(data.x_val, data.y_val),
-        callbacks=[*schedule_callbacks(config), EpochReporter(config, seed)],
+        callbacks=[
+            *schedule_callbacks(config),
+            EpochReporter(config, seed, report_at, (data.x_val, data.y_val), started),
+        ],
         verbose=0,
     )

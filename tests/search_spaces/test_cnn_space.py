@@ -9,7 +9,7 @@ from tests.search_spaces.contract import sample_configs
 # Every axis the experiment notes vary, and the space key that carries it.
 NOTES_AXES = {
     "conv blocks (2-3)": "conv_blocks",
-    "filters 32/64/128": "filters_1",
+    "filters per block": "filters_1",
     "convs per block (1-2)": "convs_per_block",
     "downsampling: max-pool / strided 5x5 conv / none": "downsample",
     "pooling after the last block or not": "downsample_last_block",
@@ -31,7 +31,7 @@ NOTES_AXES = {
 
 NOTES_VALUES = {
     "conv_blocks": {2, 3},
-    "filters_1": {32, 64, 128},
+    "filters_1": {16, 32, 64},
     "convs_per_block": {1, 2},
     "downsample": {"maxpool", "conv5s2", "none"},
     "head": {"flatten", "global_avg", "global_max"},

@@ -24,6 +24,9 @@ def test_leaderboard_has_one_row_per_trial_best_first(smoke_sweep):
     assert (board["epochs"] >= 1).all() and (board["epochs"] <= 2).all()
     assert (board["best_val_accuracy"] >= board["last_val_accuracy"]).all()
     assert {"baseline-cnn", "he-uniform"} <= set(board["preset"].dropna())
+    # Presets are tagged as such; the one other trial was drawn at random (too few results to model).
+    assert list(board.sort_values("origin")["origin"]) == ["preset", "preset", "random"]
+    assert (board["fixed_cost_s"] > 0).all()
     assert (board["num_params"] > 0).all() and (board["wall_time_s"] > 0).all()
     assert {"config/conv_blocks", "config/learning_rate", "config/augment"} <= set(board.columns)
     csv = pd.read_csv(smoke_sweep / "leaderboard.csv")
@@ -40,6 +43,8 @@ def test_checkpoints_hold_the_model_and_the_resolved_config(smoke_sweep):
         model, state = load_checkpoint(row["checkpoint"])
         assert model.output_shape == (None, 10)
         config = {key.removeprefix("config/"): value for key, value in row.items() if key.startswith("config/")}
+        # The checkpoint's config also says who proposed it; the leaderboard has that as its own column.
+        assert state["config"].pop("origin") == row["origin"]
         assert state["config"] == pytest.approx(config)
         assert 1 <= state["epoch"] <= 2
 

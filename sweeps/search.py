@@ -1,0 +1,177 @@
+"""How a sweep spends its budget: the searcher that proposes configs and the scheduler that stops them.
+
+Searcher (``--search tpe``, the default): Optuna's TPE through Ray Tune's
+``OptunaSearch``, seeded with the notes' presets. It starts modelling after
+the presets plus a few random configs have a result (5% of ``--num-samples``,
+3 to 10), not after a fixed 20 finished trials. It learns from rung results:
+a trial the scheduler stopped early is told to Optuna as *pruned* at the last
+rung it reported, and TPE ranks pruned trials by the rung they reached, then
+by their value there (Optuna's ``_get_pruned_trial_score``), so a quarter-epoch
+result is compared with quarter-epoch results, as BOHB compares within a budget.
+``--search random`` draws from the same space with Optuna's random sampler;
+``--search hyperopt`` is the earlier design (random until 20 trials finished),
+kept as the benchmark's baseline.
+
+Every proposed config carries ``origin``: ``preset``, ``random`` or ``model``
+(the one key of a config that is not a hyperparameter; the builders ignore it).
+
+Scheduler (``--scheduler asha``): Ray's ``AsyncHyperBandScheduler`` with
+Hyperband brackets. Bracket 0 decides first at ``--grace-period`` (a quarter
+epoch for the CNN); bracket s decides first at grace * rf**s, so a slow starter
+(heavy augmentation and dropout, the notes' winners) that would be cut at a
+quarter epoch survives there to the horizon where it overtakes. Ray assigns
+brackets at random; here the same proportions are dealt in a fixed interleave
+(smooth weighted round-robin), so a sweep is reproducible.
+"""
+
+import math
+import warnings
+
+import numpy as np
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+ORIGIN = "origin"
+PRESET, RANDOM, MODEL = "preset", "random", "model"
+HYPEROPT_STARTUP = 20  # HyperOptSearch's default n_initial_points: the baseline design
+
+
+def startup_trials(num_samples, presets):
+    """Results before the model proposes: the presets plus 5% of the trials (3 to 10) at random."""
+    return presets + min(10, max(3, round(0.05 * num_samples)))
+
+
+def milestones(grace_period, reduction_factor, max_t, brackets):
+    """Each bracket's decision points below ``max_t``, as the scheduler computes them."""
+    return [
+        [grace_period * reduction_factor ** (k + s) for k in range(_rungs(grace_period, reduction_factor, max_t, s))]
+        for s in range(brackets)
+    ]
+
+
+def _rungs(grace_period, reduction_factor, max_t, s):
+    # Ray's _Bracket: int(log(max_t / min_t) / log(rf) - s + 1) rungs; rounded first so that
+    # 0.25 * 4**3 == 16 counts as a rung however the logarithms round.
+    return max(0, int(round(math.log(max_t / grace_period) / math.log(reduction_factor), 9) - s + 1))
+
+
+def fractional_reports(grace_period, reduction_factor, max_t, brackets):
+    """The decision points that are not epoch ends: the trainable reports there too."""
+    points = {m for bracket in milestones(grace_period, reduction_factor, max_t, brackets) for m in bracket}
+    return sorted(m for m in points if m < max_t and m != int(m))
+
+
+class _OriginTags:
+    """Mixin for a Ray searcher: each suggested config gets ``origin``."""
+
+    def suggest(self, trial_id):
+        origin = self._next_origin()
+        config = super().suggest(trial_id)
+        if isinstance(config, dict):
+            config = {**config, ORIGIN: origin}
+        return config
+
+
+class TaggedOptunaSearch(_OriginTags, OptunaSearch):
+    """OptunaSearch that tells early-stopped trials as pruned and tags each config's origin."""
+
+    def __init__(self, *, time_attr, max_t, n_startup, model=True, **kwargs):
+        super().__init__(**kwargs)
+        self._time_attr, self._max_t = time_attr, max_t
+        self._n_startup, self._model = n_startup, model
+
+    def _next_origin(self):
+        from optuna.trial import TrialState
+
+        study = self._ot_study
+        if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return PRESET  # points_to_evaluate are enqueued in the study and asked first
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        return MODEL if self._model and len(finished) >= self._n_startup else RANDOM
+
+    def on_trial_complete(self, trial_id, result=None, error=False):
+        from optuna.trial import TrialState
+
+        reached = (result or {}).get(self._time_attr)
+        if error or reached is None or reached >= self._max_t - 1e-9 or trial_id in self._completed_trials:
+            return super().on_trial_complete(trial_id, result, error)
+        # Stopped before the horizon: Optuna scores a pruned trial by its last reported step
+        # and the value there, so it is compared with trials that reached the same rung.
+        try:
+            self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.PRUNED)
+        except Exception as exc:  # noqa: BLE001 - as OptunaSearch: a bad tell must not stop the sweep
+            warnings.warn(f"optuna: {exc}")
+        self._completed_trials.add(trial_id)
+
+
+def make_searcher(kind, *, presets, num_samples, seed, time_attr, max_t):
+    """The searcher for ``--search kind`` (tpe, random or hyperopt)."""
+    if kind == "hyperopt":
+        return TaggedHyperOptSearch(points_to_evaluate=presets or None, random_state_seed=seed)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one INFO line per told trial otherwise
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    n_startup = startup_trials(num_samples, len(presets))
+    if kind == "random":
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    else:
+        # multivariate: the axes interact (filters with downsampling, learning rate with optimizer);
+        # constant_liar: concurrent trials do not all get the same proposal.
+        sampler = optuna.samplers.TPESampler(
+            n_startup_trials=n_startup, multivariate=True, constant_liar=True, seed=seed,
+        )
+    return TaggedOptunaSearch(
+        points_to_evaluate=presets or None, sampler=sampler, time_attr=time_attr, max_t=max_t,
+        n_startup=n_startup, model=kind == "tpe",
+    )
+
+
+def _hyperopt_class():
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    class _Tagged(_OriginTags, HyperOptSearch):
+        """HyperOptSearch with origin tags: random until ``n_initial_points`` trials finished."""
+
+        def _next_origin(self):
+            if self._points_to_evaluate > 0:
+                return PRESET
+            finished = sum(1 for t in self._hpopt_trials.trials if t["result"].get("status") == "ok")
+            return MODEL if finished >= HYPEROPT_STARTUP else RANDOM
+
+    return _Tagged
+
+
+def TaggedHyperOptSearch(**kwargs):  # noqa: N802 - a class, imported lazily (hyperopt is slow to import)
+    return _hyperopt_class()(**kwargs)
+
+
+class HedgedASHA(AsyncHyperBandScheduler):
+    """ASHA over Hyperband brackets, dealt in a fixed interleave with Ray's own proportions."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        sizes = np.array([len(bracket._rungs) for bracket in self._brackets], dtype=float)
+        weights = np.e ** (sizes - sizes.max())  # AsyncHyperBandScheduler.on_trial_add's weights
+        self._weights = weights / weights.sum()
+        self._credit = np.zeros(len(self._brackets))
+
+    def on_trial_add(self, tune_controller, trial):
+        super().on_trial_add(tune_controller, trial)  # checks metric and mode; its random pick is replaced
+        self._credit += self._weights
+        index = int(np.argmax(self._credit))
+        self._credit[index] -= 1.0
+        self._trial_info[trial.trial_id] = self._brackets[index]
+
+    def bracket_of(self, trial_id):
+        bracket = self._trial_info.get(trial_id)
+        return None if bracket is None else self._brackets.index(bracket)
+
+
+def make_scheduler(kind, *, time_attr, max_t, grace_period, reduction_factor, brackets):
+    if kind == "fifo":
+        return FIFOScheduler()
+    return HedgedASHA(
+        time_attr=time_attr, max_t=max_t, grace_period=grace_period,
+        reduction_factor=reduction_factor, brackets=brackets,
+    )
