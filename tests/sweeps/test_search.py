@@ -116,3 +116,38 @@ def test_the_earlier_scheduler_cuts_every_slow_starter(ray_local, tmp_path):
     board = run_synthetic(tmp_path, scheduler, 8, [])
     assert board.iloc[0]["config/kind"].startswith("A")
     assert board[board["config/kind"].str.startswith("B")]["stopped_early"].all()
+
+
+def test_tpe_tags_presets_then_random_then_model_and_tells_early_stops_as_pruned():
+    from optuna.trial import TrialState
+
+    from search_spaces import cnn
+
+    presets = [cnn.PRESETS["baseline-cnn"]]
+    searcher = search.make_searcher("tpe", presets=presets, num_samples=20, seed=0, time_attr="epoch", max_t=16)
+    assert searcher.set_search_properties("val_accuracy", "max", cnn.SPACE)
+    n_startup = search.startup_trials(20, 1)
+    origins = []
+    for i in range(n_startup + 2):
+        config = searcher.suggest(str(i))
+        origins.append(config.pop(search.ORIGIN))
+        assert set(config) == set(cnn.SPACE)
+        searcher.on_trial_result(str(i), {"val_accuracy": 0.5 + 0.01 * i, "training_iteration": 1, "epoch": 0.25})
+        # Every other trial is stopped at its first rung; the rest run to the horizon.
+        final = {"val_accuracy": 0.9, "epoch": 16.0} if i % 2 else {"val_accuracy": 0.5 + 0.01 * i, "epoch": 0.25}
+        searcher.on_trial_complete(str(i), final)
+    assert origins == ["preset"] + ["random"] * (n_startup - 1) + ["model"] * 2
+    states = [t.state for t in searcher._ot_study.get_trials()]
+    assert states == [TrialState.PRUNED if i % 2 == 0 else TrialState.COMPLETE for i in range(n_startup + 2)]
+    pruned = searcher._ot_study.get_trials()[0]
+    assert pruned.value == pytest.approx(0.5)  # its last rung's value
+
+
+def test_random_search_never_claims_a_model():
+    from search_spaces import mlp
+
+    searcher = search.make_searcher("random", presets=[], num_samples=5, seed=1, time_attr="epoch", max_t=4)
+    searcher.set_search_properties("val_accuracy", "max", mlp.SPACE)
+    for i in range(12):
+        assert searcher.suggest(str(i))[search.ORIGIN] == "random"
+        searcher.on_trial_complete(str(i), {"val_accuracy": 0.5, "epoch": 4.0})

@@ -50,3 +50,23 @@ def test_a_crashed_trial_resumes_at_the_next_epoch(ray_local, tiny_data, tmp_pat
         model, state = load_checkpoint(directory)
     assert state["epoch"] == 4 and state["config"] == PRESETS["baseline-cnn"]
     assert model.optimizer.iterations.numpy() == 4 * -(-len(tiny_data.y_train) // 32)
+
+
+def test_a_quarter_epoch_report_comes_first_without_a_checkpoint(ray_local, tiny_data, tmp_path):
+    trainable = tune.with_parameters(
+        train_keras, data=tiny_data.for_search(), build=build_cnn, max_epochs=2, base_seed=0, report_at=[0.25],
+    )
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": 1}), param_space=PRESETS["baseline-cnn"],
+        run_config=tune.RunConfig(name="quarter", storage_path=str(tmp_path), verbose=0),
+    )
+    (result,) = tuner.fit()
+    progress = result.metrics_dataframe
+    assert list(progress["epoch"]) == [0.25, 1.0, 2.0]
+    assert progress["val_accuracy"].notna().all()
+    # Only the first report carries the measured fixed cost; only epoch ends keep a checkpoint.
+    assert progress["fixed_cost_s"].notna().tolist() == [True, False, False]
+    assert 0 < progress["fixed_cost_s"].iloc[0] < progress["time_total_s"].iloc[0] + 1
+    assert len(list(Path(result.path).glob("checkpoint_*"))) == 2
+    # The quarter epoch trained a quarter of the batches: 180 digits, batch 32 -> 6 steps, 2 of them.
+    assert progress["epoch_time_s"].iloc[0] < progress["epoch_time_s"].iloc[1]
