@@ -24,6 +24,7 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 SMOKE = {"num_samples": 4, "max_epochs": 2, "limit": 1000}
+USER_PENDING_TRIALS = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
 
 
 def build_parser(definition):
@@ -216,6 +217,20 @@ def start_ray(args):
     return context.dashboard_url
 
 
+def allow_pending_trials(args):
+    """Let as many trials wait as can run at once: with a searcher Tune otherwise keeps one
+    waiting, so each slot but the first idles while the first trial's worker starts, and an
+    autoscaler sees one trial of demand at a time."""
+    import ray
+
+    slots = args.max_concurrent
+    if not slots:
+        cpus = ray.cluster_resources().get("CPU", 1)
+        slots = max(1, int(cpus // args.cpus_per_trial))
+    if not USER_PENDING_TRIALS:  # a value the user set wins; ours is set anew for every sweep
+        os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(slots)
+
+
 def run_sweep(definition, args):
     """Run (or resume) the sweep; returns (experiment path, leaderboard DataFrame, written files)."""
     from sweeps import leaderboard
@@ -238,6 +253,7 @@ def run_sweep(definition, args):
     dashboard = start_ray(args)
     if dashboard:
         print(f"Ray dashboard: http://{dashboard}")
+    allow_pending_trials(args)
     path = experiment.join(args.storage, args.name)
     if not args.resume:
         experiment.write_metadata(path, definition, args, data)

@@ -25,7 +25,9 @@ def failing_definition(attempts_dir):
     """The CNN sweep, with one preset that always fails and one that does not."""
     return SweepDefinition(
         family="cnnfaults",
-        space={**SPACE, "fail": False},
+        # A one-value choice, not a constant: Ray's OptunaSearch drops constants from the space,
+        # and a preset with a key the space lacks is refused.
+        space={**SPACE, "fail": tune.choice([False, True])},
         presets={"works": {**PRESETS["baseline-cnn"], "fail": False}, "fails": {**PRESETS["baseline-cnn"], "fail": True}},
         trainable="tests.fault_helpers:fails_when_told",
         trainable_params={"build": "trainables.models:build_cnn", "attempts_dir": str(attempts_dir)},
