@@ -16,6 +16,7 @@ overhead that cheap rungs must not drown in is measured in every sweep.
 """
 
 import json
+import statistics
 import tempfile
 import time
 import zlib
@@ -84,10 +85,10 @@ class EpochReporter(TuneReportCheckpointCallback):
         self._last_step = now
         self._steps_done += 1
         progress = self._epoch + (batch + 1) / self.params["steps"]
-        if self._pending and progress >= self._pending[0] - 1e-9:
-            point = self._pending.pop(0)
-            while self._pending and progress >= self._pending[0] - 1e-9:
-                point = self._pending.pop(0)
+        point = None
+        while self._pending and progress >= self._pending[0] - 1e-9:
+            point = self._pending.pop(0)  # a short epoch may pass several points in one step
+        if point is not None:
             self._report_fraction(point, logs)
             self._last_step = time.perf_counter()  # validation is not a training step
 
@@ -118,8 +119,8 @@ class EpochReporter(TuneReportCheckpointCallback):
 
     def _measure_fixed_cost(self):
         """Wall time to this first report less the steady compute of the steps trained so far."""
-        steady = sorted(self._step_times[1:])  # the first step traces the graph: it is fixed cost
-        median = steady[len(steady) // 2] if steady else 0.0
+        steady = self._step_times[1:]  # the first step traces the graph: it is fixed cost
+        median = statistics.median(steady) if steady else 0.0
         return max(0.0, time.perf_counter() - self._trial_started - median * self._steps_done)
 
     def _get_reported_metrics(self, logs):
