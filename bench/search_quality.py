@@ -20,6 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
+from sweeps import leaderboard  # noqa: E402
+
 SIZES = {
     "tiny": {"budgets": [0.75], "seeds": [0], "arms": ["a", "b"], "horizon": 1, "limit": 1000},
     "quick": {"budgets": [3], "seeds": [0], "arms": ["a", "b", "d"], "horizon": 4, "limit": None},
@@ -78,13 +80,6 @@ def retrain_and_test(config, seed, horizon, limit):
     return float(model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"])
 
 
-def best_config(board):
-    top = board.iloc[0]
-    config = {k.removeprefix("config/"): v for k, v in top.items() if k.startswith("config/") and v == v}
-    return {k: (int(v) if isinstance(v, float) and v.is_integer() and k != "learning_rate"
-                and not k.endswith("dropout") else v) for k, v in config.items()}
-
-
 def run_arm(work, arm, budget, seed, size):
     name = f"{arm}-{budget:g}min-seed{seed}"
     flags = ["--time-budget-min", str(budget), "--seed", str(seed), "--test-fraction", str(TEST_FRACTION),
@@ -93,7 +88,7 @@ def run_arm(work, arm, budget, seed, size):
     wall, path, phases, _ = common.run_sweep(work, name, flags, log=work / f"{name}.log")
     board = common.read_leaderboard(path)
     origins = board["origin"].value_counts().to_dict() if "origin" in board.columns else {}
-    config = best_config(board)
+    config = leaderboard.config_of(board.iloc[0])
     started = time.perf_counter()
     test = retrain_and_test(config, seed, size["horizon"], size["limit"])
     row = {"arm": arm, "budget": budget, "seed": seed, "wall_s": wall, "fit_s": phases.get("tuner.fit", 0),
@@ -135,8 +130,14 @@ def summarize(report, rows, size):
 
 def main(argv=None):
     p = common.parser(__doc__.split("\n\n")[0], SIZES)
+    p.add_argument("--budgets", type=float, nargs="+", help="minutes per sweep, instead of the mode's")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds, instead of the mode's")
+    p.add_argument("--arms", nargs="+", choices=["a", "b", "c", "d"], help="arms, instead of the mode's")
     args = common.parse(p, argv)
     size, work = args.size, args.work / "search_quality"
+    size.update({key: getattr(args, key) for key in ("budgets", "seeds", "arms") if getattr(args, key)})
+    if "a" not in size["arms"]:
+        p.error("--arms: the comparison needs arm a")
     work.mkdir(parents=True, exist_ok=True)
     report = common.Report("search_quality", "7. Search quality at equal wall time", args)
     rows = [run_arm(work, arm, budget, seed, size)
