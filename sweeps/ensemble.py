@@ -16,12 +16,12 @@ import time
 
 import numpy as np
 
-from sweeps import ensemble_output, experiment
+from sweeps import ensemble_output, experiment, refit
 from sweeps.families import FAMILIES
 from trainables import ensemble as combine
 from trainables.data import EMBEDDED, load_data
 from trainables.ensemble_member import FIT_ON
-from trainables.kaggle_csv import DataError, load_kaggle_csv
+from trainables.kaggle_csv import DataError, count_data_rows, load_kaggle_csv
 
 
 def build_parser():
@@ -33,7 +33,8 @@ def build_parser():
     p.add_argument("--family", default="cnn", help="family of --preset when there is no --experiment")
     p.add_argument("--top-k", type=int, default=10, help="members")
     p.add_argument("--epochs", type=int, help="epochs per member (default: the sweep's --max-epochs)")
-    p.add_argument("--fit-on", choices=FIT_ON, default="train",
+    # "all" would train on the test split this trainer reports on: the library refit offers it.
+    p.add_argument("--fit-on", choices=[f for f in FIT_ON if f != "all"], default="train",
                    help="members fit on the train split, on train+val (then no greedy selection), "
                         "or each on its own random 90%% of train")
     p.add_argument("--test", help="Kaggle test.csv: also write submission.csv")
@@ -65,12 +66,7 @@ def load_experiment_data(args, metadata):
     """The exact split the sweep used (checked by fingerprint), or the flags' split."""
     if metadata is None:
         return load_data(args.data, args.val_fraction, args.test_fraction, args.seed, args.limit)
-    flags = metadata["flags"]
-    data = load_data(flags["data"], flags["val_fraction"], flags["test_fraction"], flags["seed"], flags["limit"])
-    if data.fingerprint != metadata["data"]["fingerprint"]:
-        raise DataError(f"--experiment: its data ({flags['data']}) no longer gives fingerprint "
-                        f"{metadata['data']['fingerprint']}; was the file changed?")
-    return data
+    return experiment.data_of(metadata)
 
 
 def plan_members(args, path, metadata):
@@ -87,14 +83,9 @@ def plan_members(args, path, metadata):
         finished = board[board["best_val_accuracy"].notna() & (board["status"] == "TERMINATED")]
         if len(finished) < args.top_k:
             raise DataError(f"--top-k {args.top_k}: {path} has only {len(finished)} finished trials")
-        configs = [(int(row["rank"]), row["trial_id"], _config_of(row)) for _, row in finished.head(args.top_k).iterrows()]
+        configs = [(int(row["rank"]), row["trial_id"], leaderboard.config_of(row)) for _, row in finished.head(args.top_k).iterrows()]
     return [{"rank": rank, "trial_id": trial, "config": config, "seed": args.seed + i}
             for i, (rank, trial, config) in enumerate(configs)]
-
-
-def _config_of(row):
-    return {key.removeprefix("config/"): (value.item() if hasattr(value, "item") else value)
-            for key, value in row.items() if key.startswith("config/")}
 
 
 def train_members(plan, data, args, build_ref, extra_images):
@@ -111,18 +102,19 @@ def train_members(plan, data, args, build_ref, extra_images):
     data_ref, extra_ref = ray.put(data), ray.put(extra_images)
     futures = [task.remote(m["config"], m["seed"], build_ref, data_ref, args.fit_on, args.epochs,
                            args.cpus_per_member, extra_ref) for m in plan]
-    return ray.get(futures)
+    return refit.gather(futures, "ensemble")  # members done / total, elapsed, ETA
 
 
 def choose(results, data, fit_on):
     """Average, or greedy selection when it beats the average on the validation split."""
-    val = np.stack([r["val"] for r in results])
-    average_val = combine.accuracy(combine.average(val), data.y_val)
     decision = {"method": "average", "weights": np.ones(len(results), dtype=int), "greedy_counts": None,
-                "val_accuracy": {"average": average_val, "greedy": None}}
-    if fit_on == "train+val":
+                "val_accuracy": {"average": None, "greedy": None}}
+    if fit_on == "train+val":  # the validation digits were trained on: no validation figure either
         decision["reason"] = "members were fit on train+val, so no held-out validation split is left for greedy selection"
         return decision
+    val = np.stack([r["val"] for r in results])
+    average_val = combine.accuracy(combine.average(val), data.y_val)
+    decision["val_accuracy"]["average"] = average_val
     counts, _ = combine.greedy_selection(val, data.y_val)
     greedy_val = combine.accuracy(combine.average(val, counts), data.y_val)
     decision["greedy_counts"], decision["val_accuracy"]["greedy"] = counts, greedy_val
@@ -150,6 +142,7 @@ def main(argv=None):
         if not build_ref:
             raise DataError(f"the ensemble trainer needs a Keras family; {family.family} has no model builder")
         extra = load_kaggle_csv(args.test, labelled=False)[0] if args.test else None
+        args.test_rows = count_data_rows(args.test) if args.test else None
         data = load_experiment_data(args, metadata)
         plan = plan_members(args, path, metadata)
     except DataError as error:

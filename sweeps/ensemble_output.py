@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ def report(plan, results, data, decision, args):
         "per_class_errors": combine.per_class_errors(chosen, data.y_test),
         "members": [
             {"rank": m["rank"], "trial_id": m["trial_id"], "seed": m["seed"],
-             "val_accuracy": combine.accuracy(r["val"], data.y_val),
+             "val_accuracy": None if args.fit_on == "train+val" else combine.accuracy(r["val"], data.y_val),
              "test_accuracy": combine.accuracy(r["test"], data.y_test)}
             for m, r in zip(plan, results)
         ],
@@ -52,7 +53,8 @@ def report(plan, results, data, decision, args):
 def summary(report):
     lines = [f"{'member':>6} {'rank':>5} {'seed':>5} {'val':>7} {'test':>7}"]
     for i, m in enumerate(report["members"], start=1):
-        lines.append(f"{i:>6} {str(m['rank']):>5} {m['seed']:>5} {m['val_accuracy']:7.4f} {m['test_accuracy']:7.4f}")
+        val = "-" if m["val_accuracy"] is None else f"{m['val_accuracy']:.4f}"  # none when val was trained on
+        lines.append(f"{i:>6} {str(m['rank']):>5} {m['seed']:>5} {val:>7} {m['test_accuracy']:7.4f}")
     acc = report["test_accuracy"]
     lines.append(f"ensemble ({report['chosen']}): test accuracy {acc['chosen']:.4f} (average {acc['average']:.4f})")
     lines.append(f"why: {report['reason']}")
@@ -72,31 +74,50 @@ def _markdown(report):
     ]) + "\n"
 
 
-def _submission(results, weights, rows):
-    extra = np.stack([r["extra"] for r in results])
-    labels = np.argmax(combine.average(extra, weights), axis=1)
+def submission(probabilities, rows):
+    """Kaggle's ImageId,Label frame; ``rows`` is test.csv's own row count, checked here."""
+    labels = np.argmax(probabilities, axis=1)
     if len(labels) != rows:
         raise RuntimeError(f"submission has {len(labels)} rows, test.csv has {rows}")
     return pd.DataFrame({"ImageId": np.arange(1, rows + 1), "Label": labels})
 
 
-def write(out, report, plan, results, args, weights):
-    """Write everything into a temporary sibling, then move it into place in one step."""
+@contextmanager
+def staged(out):
+    """A temporary sibling of ``out`` to write into; moved into place in one step at the end,
+    removed if anything fails, so ``out`` is either the old outputs or all of the new ones."""
     out = Path(out)
     staging = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / "members").mkdir(parents=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(staging, out)
+
+
+def write(out, report, plan, results, args, weights):
+    """Everything the retrained ensemble writes, all or nothing."""
+    out = Path(out)
+    with staged(out) as staging:
+        _write_into(staging, out, report, plan, results, args, weights)
+    return out
+
+
+def _write_into(staging, out, report, plan, results, args, weights):
+    (staging / "members").mkdir()
     manifest = {"data": report["data"], "flags": {k: v for k, v in vars(args).items()}, "members": []}
     for i, (member, result) in enumerate(zip(plan, results), start=1):
         model_path = staging / "members" / f"member_{i:02d}.keras"
         model_path.write_bytes(result["model"])
         manifest["members"].append({**member, "weight": int(weights[i - 1]), "model": str(out / "members" / model_path.name)})
     if args.test:
-        _submission(results, weights, len(results[0]["extra"])).to_csv(staging / "submission.csv", index=False)
+        extra = combine.average(np.stack([r["extra"] for r in results]), weights)
+        submission(extra, args.test_rows).to_csv(staging / "submission.csv", index=False)
     (staging / "report.json").write_text(json.dumps(report, indent=2, default=str))
     (staging / "report.md").write_text(_markdown(report))
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(staging, out)
-    return out

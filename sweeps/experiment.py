@@ -74,6 +74,18 @@ def read_metadata(path):
     return json.loads(read_text(target))
 
 
+def data_of(metadata):
+    """The exact split the experiment used, checked by fingerprint."""
+    from trainables.data import load_data
+
+    flags = metadata["flags"]
+    data = load_data(flags["data"], flags["val_fraction"], flags["test_fraction"], flags["seed"], flags["limit"])
+    if data.fingerprint != metadata["data"]["fingerprint"]:
+        raise DataError(f"the experiment's data ({flags['data']}) no longer gives fingerprint "
+                        f"{metadata['data']['fingerprint']}; was the file changed?")
+    return data
+
+
 def latest(storage, family):
     """The most recently started experiment of ``family`` under ``storage``."""
     fs, root = _filesystem(storage)

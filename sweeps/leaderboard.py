@@ -37,6 +37,14 @@ def matching_preset(config, presets):
     return None
 
 
+def _epoch_time(progress, time_attr):
+    """Median seconds of the trial's whole epochs (what a refit's budget is planned with)."""
+    if "epoch_time_s" not in progress.columns or time_attr not in progress.columns:
+        return float("nan")
+    whole = progress[(progress[time_attr] % 1 == 0) & progress["epoch_time_s"].notna()]
+    return float(whole["epoch_time_s"].median()) if len(whole) else float("nan")
+
+
 def _trial_row(analysis, trial, metadata):
     metric, time_attr = metadata["metric"], metadata["time_attr"]
     progress = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
@@ -50,6 +58,7 @@ def _trial_row(analysis, trial, metadata):
     # Which searcher step proposed it (sweeps/search.py); experiments before the tag: presets only.
     origin = config.pop(ORIGIN, None) or (PRESET if preset else None)
     fixed = progress["fixed_cost_s"].dropna() if "fixed_cost_s" in progress.columns else pd.Series(dtype=float)
+    epoch_time = _epoch_time(progress, time_attr)
     row = {
         "family": metadata["family"],
         "experiment": Path(str(analysis.experiment_path)).name,
@@ -66,10 +75,17 @@ def _trial_row(analysis, trial, metadata):
         "wall_time_s": float(last.get("time_total_s", float("nan"))),
         "num_params": last.get("num_params"),
         "fixed_cost_s": float(fixed.iloc[0]) if len(fixed) else float("nan"),
+        "epoch_time_s": epoch_time,
         "checkpoint": checkpoint.path if checkpoint else None,
     }
     row.update({f"config/{key}": value for key, value in config.items()})
     return row
+
+
+def config_of(row):
+    """A leaderboard row's config as plain Python values (Keras rejects numpy integers)."""
+    return {key.removeprefix("config/"): (value.item() if hasattr(value, "item") else value)
+            for key, value in row.items() if key.startswith("config/") and value == value}
 
 
 def build(*paths):

@@ -80,8 +80,9 @@ def load_curves(path, metadata):
     return curves
 
 
-def load_ensemble(path):
-    target = f"{str(path).rstrip('/')}/ensemble/report.json"
+def load_ensemble(path, kind="ensemble"):
+    """The report.json of the retrained ensemble (``ensemble``) or the library ensemble (``library``)."""
+    target = f"{str(path).rstrip('/')}/{kind}/report.json"
     return json.loads(experiment.read_text(target)) if experiment.exists(target) else None
 
 
@@ -95,6 +96,9 @@ def render(paths, board):
             ("rungs", "ASHA rungs and budget", _rungs(board, experiments)),
             ("presets", "Where the notes' presets landed", _presets(board, experiments)),
         ]
+    libraries = [e for e in experiments if e["library"]]
+    if libraries:
+        sections.append(("library", "Library ensemble", "".join(_library(e) for e in libraries)))
     ensembles = [e for e in experiments if e["ensemble"]]
     if ensembles:
         sections.append(("ensemble", "Ensemble", "".join(_ensemble(e) for e in ensembles)))
@@ -111,6 +115,8 @@ def _experiment(path):
     return {
         "path": str(path), "name": str(path).rstrip("/").rsplit("/", 1)[-1], "metadata": metadata,
         "curves": load_curves(path, metadata), "ensemble": load_ensemble(path),
+        "library": load_ensemble(path, "library"),
+        "refit": load_ensemble(path, "refit"),
     }
 
 
@@ -328,3 +334,24 @@ def _ensemble(e):
     return (f"<p>{esc(e['name'])}: chose <b>{esc(report.get('chosen', '?'))}</b>: {esc(report.get('reason', ''))}. "
             f"Test accuracy: {scores}.</p>" + img(plots.ensemble(report), f"{e['name']} ensemble")
             + (table(members) if not members.empty else ""))
+
+
+def _library(e):
+    report = e["library"]
+    scores = pd.DataFrame({"validation (chose)": report["val_accuracy"], "test (reports)": report["test_accuracy"]})
+    members = pd.DataFrame(report["members"]).drop(columns=["checkpoint"])
+    members = members[members["weight"] > 0].astype(object)
+    return (f"<p>{esc(e['name'])}: {report['members_chosen']} of {report['library_size']} trial checkpoints, "
+            f"weighed by <b>{esc(report['selection'])}</b> selection on the validation split; no retraining "
+            f"({report.get('wall_time_s', 0):.0f} s).</p>"
+            + table(scores.rename_axis("ensemble").reset_index()) + img(plots.library(report), f"{e['name']} library")
+            + table(members.where(members.notna(), None)) + _refit(e["refit"]))
+
+
+def _refit(report):
+    if not report:
+        return ""
+    scores = [f"{split} {_fmt(report.get(f'{split}_accuracy'), 'accuracy')}" for split in ("val", "test")
+              if report.get(f"{split}_accuracy") is not None]
+    return (f"<p>Refit from scratch: {len(report['members'])} chosen configs, {report['epochs']} epochs each on "
+            f"{esc(report['fit_on'])}: {esc(', '.join(scores) or 'no held-out split left to score on')}.</p>")

@@ -216,3 +216,22 @@ def ensemble(report):
     ax.set_xlabel("true digit")
     ax.set_ylabel(f"test errors ({report.get('chosen', '?')} ensemble)")
     return fig
+
+
+def library(report):
+    """The greedy trace: validation (which chose) and test (which only reports) as members are added."""
+    fig, axes = figure(7, 3.4, 1, 1)
+    ax = axes[0, 0]
+    curve = report.get("greedy_curve") or []
+    rounds = [c["round"] for c in curve]
+    ax.plot(rounds, [c["val_accuracy"] for c in curve], marker=".", label="validation (chooses)")
+    ax.plot(rounds, [c["test_accuracy"] for c in curve], marker=".", label="test (reports)")
+    single = (report.get("test_accuracy") or {}).get("best single")
+    if single is not None:
+        ax.axhline(single, ls="--", color="0.4", label=f"best single trial, test: {single:.4f}")
+    ax.set_xlabel("greedy round (members added, with replacement)")
+    ax.set_ylabel("accuracy")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-FIT_ON = ("train", "train+val", "random-split")
+FIT_ON = ("train", "train+val", "random-split", "all")
 RANDOM_SPLIT_SHARE = 0.9
 
 
@@ -21,6 +21,9 @@ def member_training_set(data, fit_on, seed):
         return data.x_train, data.y_train, (data.x_val, data.y_val)
     if fit_on == "train+val":
         return np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val]), None
+    if fit_on == "all":  # every labelled digit: the last step before a Kaggle submission
+        return (np.concatenate([data.x_train, data.x_val, data.x_test]),
+                np.concatenate([data.y_train, data.y_val, data.y_test]), None)
     if fit_on == "random-split":
         keep = np.random.default_rng(seed).permutation(len(data.y_train))
         keep = np.sort(keep[: int(RANDOM_SPLIT_SHARE * len(keep))])

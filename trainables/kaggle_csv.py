@@ -210,6 +210,13 @@ def load_kaggle_csv(path, labelled=True, cache_dir=None):
     return (*_from_cache_table(cache_table), digest)
 
 
+def count_data_rows(path):
+    """Non-blank lines after the header, counted from the file itself and not from the parse:
+    what a submission's row count is checked against."""
+    with open(path, "rb") as stream:
+        return sum(1 for line in stream if line.strip()) - 1
+
+
 def write_kaggle_csv(path, images, labels=None):
     """Write images (and labels) in Kaggle's CSV format; used for tests and benchmarks."""
     flat = np.asarray(images).reshape(len(images), PIXELS).astype(np.int64)

@@ -58,6 +58,9 @@ def test_notes_final_preset_without_a_sweep(ray_local, tmp_path):
                         *TINY, "--out", out) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["chosen"] == "average" and "train+val" in report["reason"]
+    # The validation digits were trained on: no figure calls itself validation accuracy.
+    assert report["val_accuracy"] == {"average": None, "greedy": None}
+    assert all(m["val_accuracy"] is None for m in report["members"])
     assert [m["seed"] for m in report["members"]] == [0, 1]
     assert not (out / "submission.csv").exists()
 

@@ -11,7 +11,7 @@ import pytest
 from sweeps import report, report_plots
 
 SECTIONS = ["Leaderboard", "Learning curves", "Validation accuracy by search axis",
-            "ASHA rungs and budget", "Where the notes' presets landed"]
+            "ASHA rungs and budget", "Where the notes' presets landed", "Library ensemble"]
 IMAGE = "data:image/png;base64,"
 
 
@@ -31,7 +31,7 @@ def test_the_sweep_writes_a_report_naming_the_best_trial_with_every_plot(smoke_s
     assert all(trial in page for trial in board["trial_id"])
     assert headings(page) == SECTIONS
     pngs = images(page)
-    assert len(pngs) == 4 == page.count(IMAGE)  # curves, axes, rungs, presets
+    assert len(pngs) == 5 == page.count(IMAGE)  # curves, axes, rungs, presets, library
     assert all(base64.b64decode(png).startswith(b"\x89PNG") for png in pngs)
     assert "baseline-cnn" in page and "he-uniform" in page
     assert "config/" not in page.split("<table>")[1].split("</thead>")[0]  # config headers are the bare keys
@@ -72,7 +72,7 @@ def test_an_ensemble_report_adds_its_section_escaped(smoke_sweep, tmp_path):
     (copy / "ensemble" / "report.json").write_text(json.dumps(ensemble))
     assert leaderboard.main([str(copy), "--html", "--out", str(tmp_path / "out")]) == 0
     page = (tmp_path / "out" / "report.html").read_text()
-    assert headings(page)[-1] == "Ensemble" and len(images(page)) == 5
+    assert headings(page)[-1] == "Ensemble" and len(images(page)) == 6  # the library's and the ensemble's added
     assert "greedy beat &lt;b&gt;average&lt;/b&gt;" in page and "<b>average</b>" not in page
 
 

@@ -66,3 +66,34 @@ def test_member_training_sets(tiny_data):
     assert not np.array_equal(x1, x2)
     with pytest.raises(ValueError, match="fit_on"):
         member_training_set(tiny_data, "everything", 0)
+
+
+def test_bagged_selection_sums_greedy_counts_over_halves_and_is_seeded():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=60)
+    members = [one_hot(np.where(rng.random(60) < p, labels, (labels + 1) % 3)) for p in (0.9, 0.7, 0.5)]
+    counts = combine.bagged_selection(members, labels, bags=8, seed=3)
+    assert counts.tolist() == combine.bagged_selection(members, labels, bags=8, seed=3).tolist()
+    # Every bag keeps its best prefix, at least one member: at least one count per bag.
+    assert counts.sum() >= 8 and counts[0] == counts.max()
+
+
+def test_bagging_weighs_a_member_that_fixes_few_holdout_digits_less_than_greedy_does():
+    # strong is right on all but digit 0; fixer is right on digit 0 only, sure of it, and
+    # unsure elsewhere. Greedy on the whole holdout always adds the fixer; a bag without
+    # digit 0 (half of them) never does.
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    strong = one_hot(labels, 0.6)
+    strong[0] = [0.45, 0.55, 0.0]
+    fixer = np.full((10, 3), 1 / 3)
+    fixer[0] = [0.95, 0.05, 0.0]
+    greedy, _ = combine.greedy_selection([strong, fixer], labels)
+    bagged = combine.bagged_selection([strong, fixer], labels, bags=40, seed=0)
+    assert greedy[1] >= 1
+    assert bagged[1] / bagged.sum() < greedy[1] / greedy.sum()
+    assert 0 < bagged[1] < 40  # picked in the bags that hold digit 0, not in the others
+
+
+def test_fitting_on_all_takes_every_labelled_digit(tiny_data):
+    x, y, validation = member_training_set(tiny_data, "all", 0)
+    assert len(y) == sum(tiny_data.sizes().values()) and validation is None

@@ -1,0 +1,206 @@
+"""Refit: the configs the library ensemble chose, trained again from scratch, longer or on more data.
+
+    python sweeps/library.py results/cnn-... --refit-epochs 20 [--fit-on train|train+val|all] [--test test.csv]
+
+Each chosen checkpoint's config (from its ``trial_state.json``) trains from
+scratch for ``--refit-epochs`` with its own seed, all of them as Ray tasks in
+parallel, and the refit models are averaged with the selection's weights.
+``train`` keeps the validation split held out; ``train+val`` adds it to the
+training digits, so no validation accuracy is reported; ``all`` also adds the
+test split, the usual last step before a Kaggle submission, so no test
+accuracy is reported either. Writes ``<experiment>/refit/``.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sweeps import ensemble_output
+from sweeps.search import ORIGIN
+from trainables import ensemble as combine
+
+OUT = "refit"
+REFIT_ON = ("train", "train+val", "all")
+HEARTBEAT_S = 30
+# Per refit member besides its epochs: a worker starting, TensorFlow's import, tracing, the
+# final predictions and saving the model (measured 10-25 s on this machine's CPUs).
+MEMBER_FIXED_S = 30.0
+MIN_SHARE = 0.05  # of the selection's weight, for a member to be refit
+
+
+def epochs_within(seconds, epoch_times, slots, cap, fixed_s=MEMBER_FIXED_S):
+    """Most epochs per member such that all members, run as tasks on ``slots`` parallel slots,
+    finish within ``seconds``; ``epoch_times`` are the members' seconds per epoch measured in
+    the sweep. A member takes fixed_s + n * t; list scheduling finishes within sum/slots +
+    (1 - 1/slots) * longest, whatever order the tasks start in. At least 1 epoch, at most ``cap``."""
+    if not epoch_times:
+        return 1
+    slots = max(1, min(slots, len(epoch_times)))
+    spread = 1 - 1 / slots
+    fixed = fixed_s * len(epoch_times) / slots + spread * fixed_s
+    per_epoch = sum(epoch_times) / slots + spread * max(epoch_times)
+    return int(max(1, min(cap, (seconds - fixed) // per_epoch)))
+
+
+def data_scale(data, fit_on):
+    """How much longer an epoch is on ``fit_on`` than on the training split the sweep timed."""
+    sizes = data.sizes()
+    digits = {"train": sizes["train"], "train+val": sizes["train"] + sizes["val"], "all": sum(sizes.values())}
+    return digits[fit_on] / sizes["train"]
+
+
+def planned_epochs(board, library_report, seconds, slots, fit_on, data, cap):
+    """Epochs per member that fit ``seconds``, from the chosen trials' measured epoch times."""
+    chosen = [m["trial_id"] for m in refit_members(library_report)]
+    times = board.set_index("trial_id").loc[chosen, "epoch_time_s"].dropna().tolist()
+    return epochs_within(seconds, [t * data_scale(data, fit_on) for t in times], slots, cap)
+
+
+def chosen_epochs(library_report):
+    """The most epochs any checkpoint to be refit had trained: a planned refit shorter than this
+    would replace the library's models by less trained ones."""
+    return max(m["best_epoch"] for m in refit_members(library_report))
+
+
+def after_sweep(path, board, args, deadline, build_ref):
+    """``--ensemble``: refit the library ensemble's chosen configs in what is left of the budget."""
+    import ray
+
+    from sweeps import experiment, leaderboard
+    from sweeps.library import OUT as LIBRARY
+    from trainables.kaggle_csv import count_data_rows, load_kaggle_csv
+
+    library_report = leaderboard.default_output(path) / LIBRARY / "report.json"
+    if not library_report.exists():
+        print("refit: no library ensemble to refit (no trial kept a checkpoint)", flush=True)
+        return None, None
+    library_report = json.loads(library_report.read_text())
+    data = experiment.data_of(experiment.read_metadata(path))
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1) // args.cpus_per_trial))
+    epochs = args.refit_epochs
+    if epochs is None and deadline is None:
+        epochs = args.max_epochs
+    elif epochs is None:
+        left = deadline - time.perf_counter()
+        epochs = planned_epochs(board, library_report, left, slots, args.fit_on, data, cap=3 * args.max_epochs)
+        print(f"refit: {left:.0f} s left of the budget: {epochs} epochs per member on {slots} slots", flush=True)
+        trained = chosen_epochs(library_report)
+        if epochs < trained:  # shorter than the checkpoints it would replace: worse, not better
+            print(f"refit: skipped: the chosen checkpoints trained up to {trained:g} epochs, the budget leaves "
+                  f"{epochs}; the library ensemble is the result", flush=True)
+            return None, None
+    extra = load_kaggle_csv(args.test, labelled=False)[0] if args.test else None
+    return run(path, library_report, data, build_ref, leaderboard.default_output(path) / OUT, args.fit_on, epochs,
+               args.seed, args.cpus_per_trial, args.gpus_per_trial, extra,
+               count_data_rows(args.test) if args.test else None)
+
+
+def refit_members(library_report, min_share=MIN_SHARE):
+    """The chosen members that carry at least ``min_share`` of the selection's weight. Bagged
+    selection gives a weight of 1 in a few hundred to members picked in one bag for a log-loss
+    tie; they change no prediction, but refitting each would cost as much as the main members."""
+    total = sum(m["weight"] for m in library_report["members"])
+    return [m for m in library_report["members"] if m["weight"] and m["weight"] >= min_share * total]
+
+
+def plan(library_report, experiment_path):
+    """[{trial_id, weight, config}] of the members to refit, with their selection weights."""
+    from sweeps.library import local_checkpoint
+    from trainables.keras_trainable import STATE_FILE  # imports TensorFlow: only when refitting
+
+    members = []
+    for member in refit_members(library_report):
+        with local_checkpoint(member["checkpoint"], experiment_path) as directory:
+            state = json.loads((Path(directory) / STATE_FILE).read_text())
+        config = {key: value for key, value in state["config"].items() if key != ORIGIN}
+        members.append({"trial_id": member["trial_id"], "weight": member["weight"], "config": config})
+    return members
+
+
+def gather(futures, label="refit", heartbeat_s=HEARTBEAT_S, clock=time.perf_counter):
+    """``ray.get`` of all ``futures`` in order, printing members done / total, elapsed and ETA
+    as each finishes and at least every ``heartbeat_s``."""
+    import ray
+
+    position = {ref: i for i, ref in enumerate(futures)}
+    results, pending, started = [None] * len(futures), list(futures), clock()
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1, timeout=heartbeat_s)
+        for ref in ready:
+            results[position[ref]] = ray.get(ref)
+        done, elapsed = len(futures) - len(pending), clock() - started
+        eta = f"ETA {elapsed / done * len(pending):.0f} s" if done else "ETA unknown until one is done"
+        print(f"{label}: {done}/{len(futures)} members done, {elapsed:.0f} s elapsed, {eta}", flush=True)
+    return results
+
+
+def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, extra=None):
+    """Every member from scratch as a Ray task; the data goes into the object store once."""
+    import ray
+
+    from trainables.ensemble_member import train_member
+
+    task = ray.remote(train_member).options(num_cpus=cpus, num_gpus=gpus, max_retries=2)
+    data_ref, extra_ref = ray.put(data), ray.put(extra)
+    futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref)
+               for i, m in enumerate(members)]
+    return gather(futures)
+
+
+def build_report(members, results, data, fit_on, epochs, seed):
+    """Only honest figures: validation accuracy only when validation was held out, test likewise."""
+    weights = [m["weight"] for m in members]
+    held_out = {"val": fit_on == "train", "test": fit_on != "all"}
+    report = {"fit_on": fit_on, "epochs": epochs, "members": [], "val_accuracy": None, "test_accuracy": None,
+              "data": {"source": data.source, "fingerprint": data.fingerprint, **data.sizes()}}
+    for i, (member, result) in enumerate(zip(members, results)):
+        row = {"trial_id": member["trial_id"], "weight": member["weight"], "seed": seed + i}
+        for split in ("val", "test"):
+            if held_out[split]:
+                row[f"{split}_accuracy"] = combine.accuracy(result[split], getattr(data, f"y_{split}"))
+        report["members"].append(row)
+    for split in ("val", "test"):
+        if held_out[split]:
+            ensemble = combine.average(np.stack([r[split] for r in results]), weights)
+            report[f"{split}_accuracy"] = combine.accuracy(ensemble, getattr(data, f"y_{split}"))
+    return report
+
+
+def summary(report):
+    scores = [f"{split} {report[f'{split}_accuracy']:.4f}" for split in ("val", "test")
+              if report[f"{split}_accuracy"] is not None]
+    return (f"refit: {len(report['members'])} members, {report['epochs']} epochs on {report['fit_on']}: "
+            + (", ".join(scores) if scores else "no held-out split left to score on"))
+
+
+def write(out, report, members, results, test_rows):
+    with ensemble_output.staged(out) as staging:
+        (staging / "members").mkdir()
+        for i, result in enumerate(results, start=1):
+            (staging / "members" / f"member_{i:02d}.keras").write_bytes(result["model"])
+        if test_rows is not None:
+            extra = combine.average(np.stack([r["extra"] for r in results]), [m["weight"] for m in members])
+            ensemble_output.submission(extra, test_rows).to_csv(staging / "submission.csv", index=False)
+        manifest = [{**m, "model": f"members/member_{i:02d}.keras"} for i, m in enumerate(members, start=1)]
+        (staging / "manifest.json").write_text(json.dumps({"data": report["data"], "members": manifest}, indent=2))
+        (staging / "report.json").write_text(json.dumps(report, indent=2))
+        (staging / "report.md").write_text("# Refit\n\n" + summary(report) + "\n\n"
+                                           + pd.DataFrame(report["members"]).to_markdown(index=False, floatfmt=".4f") + "\n")
+    return Path(out)
+
+
+def run(path, library_report, data, build_ref, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0,
+        extra=None, test_rows=None):
+    """Plan, train, score and write the refit; returns (report, out)."""
+    started = time.perf_counter()
+    members = plan(library_report, path)
+    chosen = sum(1 for m in library_report["members"] if m["weight"])
+    print(f"refit: {len(members)} of the {chosen} chosen configs (those with at least {MIN_SHARE:.0%} of the weight), "
+          f"{epochs} epochs each on {fit_on}, in parallel -> {out}", flush=True)
+    results = train(members, data, build_ref, fit_on, epochs, seed, cpus, gpus, extra)
+    report = build_report(members, results, data, fit_on, epochs, seed)
+    report["wall_time_s"] = time.perf_counter() - started
+    return report, write(out, report, members, results, test_rows)
