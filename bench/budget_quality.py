@@ -1,0 +1,141 @@
+"""8. One budget for the whole job: ``cnn_search.py --ensemble`` against the notes' final recipe.
+
+Arms at equal wall time, each a fresh process on this machine, on the embedded digits with
+--test-fraction 0.3 (1,500 test digits that no search, selection or refit sees):
+(a) ``cnn_search.py --ensemble --time-budget-min B``: search, library ensemble, refit of the
+    chosen configs on train+val, the epochs planned to fit what is left of B;
+(b) the notes' final recipe: ``ensemble.py --preset notes-final --fit-on train+val`` with K
+    members and as many epochs as fit B, planned with the same arithmetic
+    (``sweeps.refit.epochs_within``) from notes-final's epoch time measured in (a)'s sweep;
+(c) the best single trial of (a), as its library report scores it.
+Goal: (a) beats (b) by at least 0.3 points at every budget.
+"""
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+SIZES = {
+    "tiny": {"runs": [(1.5, 0)], "limit": 1000, "members": 2},
+    "quick": {"runs": [(6, 0)], "limit": None, "members": 3},
+    "full": {"runs": [(15, 0), (15, 1), (30, 0)], "limit": None, "members": 3},
+}
+TEST_FRACTION = 0.3
+SLOTS = 2
+STARTUP_S = 20  # the ensemble process: interpreter, Ray and TensorFlow start
+
+
+def data_flags(seed, limit):
+    return ["--seed", str(seed), "--test-fraction", str(TEST_FRACTION), *(["--limit", str(limit)] if limit else [])]
+
+
+def sweep_arm(work, budget, seed, limit):
+    name = f"a-{budget:g}min-seed{seed}"
+    flags = ["--ensemble", "--time-budget-min", str(budget), *data_flags(seed, limit)]
+    wall, path, _, _ = common.run_sweep(work, name, flags, log=work / f"{name}.log")
+    library = json.loads((path / "library" / "report.json").read_text())
+    refit = path / "refit" / "report.json"  # absent when the budget left too little to refit
+    refit = json.loads(refit.read_text()) if refit.exists() else None
+    return {"wall": wall, "path": path, "refit": refit, "library": library}
+
+
+def notes_final_epoch_s(path, seed, limit):
+    """notes-final's seconds per epoch on the training split: measured in (a)'s sweep (a whole
+    epoch, or 4x its quarter), else timed here, 1 thread, its second epoch (the first traces)."""
+    board = common.read_leaderboard(path)
+    row = board[board["preset"] == "notes-final"]
+    if len(row) and row["epoch_time_s"].notna().all():
+        return float(row["epoch_time_s"].iloc[0]), "measured in (a)'s sweep"
+    progress = common.read_progress(path)
+    quarter = progress[progress["trial_id"].isin(row["trial_id"]) & (progress["epoch"] == 0.25)]
+    if len(quarter):
+        return 4 * float(quarter["epoch_time_s"].iloc[0]), "4x its quarter epoch in (a)'s sweep"
+    from search_spaces.cnn import PRESETS
+    from trainables.data import load_data
+    from trainables.keras_trainable import configure_tensorflow
+
+    configure_tensorflow(1)
+    from trainables.models import build_cnn
+
+    data = load_data(test_fraction=TEST_FRACTION, seed=seed, limit=limit)
+    model, times = build_cnn(PRESETS["notes-final"]), []
+    for epoch in range(2):
+        started = time.perf_counter()
+        model.fit(data.x_train, data.y_train, batch_size=PRESETS["notes-final"]["batch_size"], verbose=0)
+        times.append(time.perf_counter() - started)
+    return times[-1], "timed alone (it never reported in (a)'s sweep)"
+
+
+def notes_arm(work, budget, seed, limit, members, epoch_s, scale):
+    from sweeps.refit import epochs_within
+
+    epochs = epochs_within(budget * 60 - STARTUP_S, [epoch_s * scale] * members, SLOTS, cap=60)
+    out = work / f"b-{budget:g}min-seed{seed}"
+    cmd = [common.PYTHON, "sweeps/ensemble.py", "--preset", "notes-final", "--top-k", str(members),
+           "--epochs", str(epochs), "--fit-on", "train+val", "--out", str(out), *data_flags(seed, limit)]
+    wall, _ = common.run(cmd, log=out.with_suffix(".log"))
+    return {"wall": wall, "epochs": epochs, "report": json.loads((out / "report.json").read_text())}
+
+
+def mean_spread(values):
+    return statistics.mean(values), (max(values) - min(values)) / 2
+
+
+def main(argv=None):
+    p = common.parser(__doc__.split("\n\n")[0], SIZES)
+    p.add_argument("--runs", nargs="+", metavar="MIN:SEED", help="budget:seed pairs instead of the mode's, e.g. 15:0 15:1")
+    args = common.parse(p, argv)
+    size, work = args.size, args.work / "budget_quality"
+    if args.runs:
+        size["runs"] = [(float(run.split(":")[0]), int(run.split(":")[1])) for run in args.runs]
+    work.mkdir(parents=True, exist_ok=True)
+    report = common.Report("budget_quality", "8. One budget for the whole job", args)
+    rows = []
+    for budget, seed in size["runs"]:
+        a = sweep_arm(work, budget, seed, size["limit"])
+        sizes = a["library"]["data"]
+        scale = (sizes["train"] + sizes["val"]) / sizes["train"]
+        epoch_s, how = notes_final_epoch_s(a["path"], seed, size["limit"])
+        b = notes_arm(work, budget, seed, size["limit"], size["members"], epoch_s, scale)
+        b["epoch_s"] = f"{epoch_s:.1f} s ({how})"
+        result = a["refit"] or {"test_accuracy": a["library"]["test_accuracy"]["bagged"], "epochs": "no refit",
+                                "members": [m for m in a["library"]["members"] if m["weight"]]}
+        row = {"budget": budget, "seed": seed, "a": result["test_accuracy"], "a_wall": a["wall"],
+               "a_members": len(result["members"]), "a_epochs": result["epochs"],
+               "library": a["library"]["test_accuracy"]["bagged"], "c": a["library"]["test_accuracy"]["best single"],
+               "b": b["report"]["test_accuracy"]["chosen"], "b_wall": b["wall"], "b_epochs": b["epochs"],
+               "b_epoch_s": b["epoch_s"]}
+        rows.append(row)
+        print(f"  {budget:g} min seed {seed}: (a) {row['a']:.4f} in {row['a_wall']:.0f} s, (b) {row['b']:.4f} "
+              f"in {row['b_wall']:.0f} s, (c) {row['c']:.4f}", flush=True)
+    for budget in sorted({r["budget"] for r in rows}):
+        at = [r for r in rows if r["budget"] == budget]
+        (a, a_spread), (b, b_spread) = mean_spread([r["a"] for r in at]), mean_spread([r["b"] for r in at])
+        report.add(common.figure(f"{budget:g} min: (a) sweep + library + refit, test accuracy", a, fmt=f"{{:.4f}} ± {a_spread:.4f}"),
+                   common.figure(f"{budget:g} min: (b) notes-final recipe, test accuracy", b, fmt=f"{{:.4f}} ± {b_spread:.4f}"),
+                   common.figure(f"{budget:g} min: (c) best single trial, test accuracy",
+                                 statistics.mean(r["c"] for r in at), fmt="{:.4f}"),
+                   common.figure(f"{budget:g} min: (a) - (b), points", 100 * (a - b), ">= 0.3", 100 * (a - b) >= 0.3,
+                                 fmt="{:+.2f}"),
+                   common.figure(f"{budget:g} min: (a)'s wall time / budget", statistics.mean(r["a_wall"] for r in at) / (budget * 60)))
+    report.note("Every run", common.table(
+        [(f"{r['budget']:g}", r["seed"], f"{r['a']:.4f}", f"{r['library']:.4f}", f"{r['c']:.4f}", f"{r['b']:.4f}",
+          f"{r['a_members']} x {r['a_epochs']}", f"{size['members']} x {r['b_epochs']}", f"{r['a_wall']:.0f}",
+          f"{r['b_wall']:.0f}", r["b_epoch_s"]) for r in rows],
+        ["budget min", "seed", "(a) refit", "(a) library, no refit", "(c) best single", "(b) notes-final",
+         "(a) members x epochs", "(b) members x epochs", "(a) wall s", "(b) wall s", "notes-final epoch"]))
+    report.note("Setup", f"Embedded digits, --test-fraction {TEST_FRACTION}, --val-fraction 0.15; runs (budget min, "
+                f"seed) {size['runs']}. (a) `cnn_search.py --ensemble --time-budget-min B` (search half, refit half, "
+                f"--fit-on train+val). (b) `ensemble.py --preset notes-final --top-k {size['members']} --fit-on "
+                "train+val --epochs E`, E planned by sweeps.refit.epochs_within from notes-final's epoch time in (a)'s "
+                f"sweep on {SLOTS} slots, less {STARTUP_S} s for the process to start.")
+    return report.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
