@@ -88,15 +88,19 @@ def config_of(row):
             for key, value in row.items() if key.startswith("config/") and value == value}
 
 
+def quiet_analysis_logs():
+    """A trial the time budget cut before its first report has no result files; it is still a
+    leaderboard row (no epochs), so Ray's warning about it, at the end of every fit and every
+    load, is only noise. Likewise a trial stopped before its first epoch end has reports but no
+    checkpoint (the fractional rungs keep none), and Ray logs an ERROR for each one asked about."""
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.CRITICAL)
+
+
 def build(*paths):
     """The leaderboard of one or more experiments (of any families), best first."""
     from ray.tune import ExperimentAnalysis
 
-    # A trial the time budget cut before its first report has no result files; it is still a
-    # row here (no epochs), so Ray's warning about it, once per load, is only noise.
-    # Likewise a trial stopped before its first epoch end has reports but no checkpoint (the
-    # fractional rungs keep none), and Ray logs an ERROR for each one it is asked about.
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.CRITICAL)
+    quiet_analysis_logs()
     rows = []
     for path in paths:
         metadata = experiment.read_metadata(path)

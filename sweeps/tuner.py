@@ -284,6 +284,7 @@ def run_sweep(definition, args):
     if not args.resume:
         experiment.write_metadata(path, definition, args, data)
     started = time.perf_counter()
+    leaderboard.quiet_analysis_logs()  # Tune's own results at the end of fit() warn the same way
     try:
         build_tuner(definition, args, data).fit()
     finally:
