@@ -73,24 +73,20 @@ def predict(rows, experiment_path, splits, cpus=None):
     return {name: np.stack(values) for name, values in out.items()}
 
 
-def select(val, y_val, selection, seed=0):
-    """Members' weights (counts) by ``selection``, decided on the validation split only."""
-    if selection == "average":
-        return np.array([1] * min(TOP_K, len(val)) + [0] * max(0, len(val) - TOP_K))
-    if selection == "greedy":
-        return combine.greedy_selection(val, y_val)[0]
-    return combine.bagged_selection(val, y_val, bags=BAGS, seed=seed)
-
-
 def evaluate(val, test, data, seed):
-    """Every selection's weights, and the accuracies the report shows (test: report only)."""
-    weights = {name: select(val, data.y_val, name, seed) for name in SELECTIONS}
-    weights["best single"] = np.eye(len(val), dtype=int)[0]
+    """Every selection's weights (counts), decided on the validation split only, and the
+    accuracies the report shows (test: report only)."""
+    greedy, history = combine.greedy_selection(val, data.y_val)
+    weights = {
+        "bagged": combine.bagged_selection(val, data.y_val, bags=BAGS, seed=seed),
+        "greedy": greedy,
+        "average": np.array([1] * min(TOP_K, len(val)) + [0] * max(0, len(val) - TOP_K)),
+        "best single": np.eye(len(val), dtype=int)[0],
+    }
 
     def scores(probabilities, labels):
         return {name: combine.accuracy(combine.average(probabilities, w), labels) for name, w in weights.items()}
 
-    _, history = combine.greedy_selection(val, data.y_val)
     added = np.zeros(len(val), dtype=int)
     curve = []
     for step in history:  # the greedy trace on the whole validation split, as members are added
@@ -162,8 +158,8 @@ def build(path, board=None, test_csv=None, size=DEFAULT_SIZE, selection="bagged"
     None when no trial kept a checkpoint."""
     started = time.perf_counter()
     metadata = experiment.read_metadata(path)
-    if test_csv:  # a bad file fails here, before any model is loaded
-        load_kaggle_csv(test_csv, labelled=False)
+    # A bad file fails here, before any model is loaded.
+    extra = load_kaggle_csv(test_csv, labelled=False)[0] if test_csv else None
     if board is None:
         from sweeps import leaderboard
 
@@ -171,7 +167,6 @@ def build(path, board=None, test_csv=None, size=DEFAULT_SIZE, selection="bagged"
     rows = library_rows(board, size)
     if rows.empty:
         return None, None
-    extra = load_kaggle_csv(test_csv, labelled=False)[0] if test_csv else None  # cached: one Parquet read
     data = experiment.data_of(metadata)
     predictions = predict(rows, path, {"val": data.x_val, "test": data.x_test}, cpus)
     report = build_report(rows, predictions, data, selection, metadata["flags"].get("seed", 0))
@@ -227,19 +222,15 @@ def refit_chosen(path, report, args):
     """Refit the chosen configs as Ray tasks; returns (refit report, out dir)."""
     import ray
 
-    from sweeps.families import FAMILIES
+    from sweeps import leaderboard
     from sweeps.tuner import WORKER_ENV
 
-    metadata = experiment.read_metadata(path)
-    extra = load_kaggle_csv(args.test, labelled=False)[0] if args.test else None
     if not ray.is_initialized():
         ray.init(address=args.address or "local", runtime_env={"env_vars": WORKER_ENV})
-    from sweeps import leaderboard
-
     out = (Path(args.out).parent if args.out else leaderboard.default_output(path)) / refit.OUT
-    return refit.run(path, report, experiment.data_of(metadata), FAMILIES[metadata["family"]].trainable_params["build"],
-                     out, args.fit_on, args.refit_epochs, metadata["flags"].get("seed", 0), args.cpus_per_member,
-                     args.gpus_per_member, extra, count_data_rows(args.test) if args.test else None)
+    seed = experiment.read_metadata(path)["flags"].get("seed", 0)
+    return refit.run(path, report, out, args.fit_on, args.refit_epochs, seed, args.cpus_per_member,
+                     args.gpus_per_member, args.test)
 
 
 def main(argv=None):

@@ -65,13 +65,12 @@ def chosen_epochs(library_report):
     return max(m["best_epoch"] for m in refit_members(library_report))
 
 
-def after_sweep(path, board, args, deadline, build_ref):
+def after_sweep(path, board, args, deadline):
     """``--ensemble``: refit the library ensemble's chosen configs in what is left of the budget."""
     import ray
 
     from sweeps import experiment, leaderboard
     from sweeps.library import OUT as LIBRARY
-    from trainables.kaggle_csv import count_data_rows, load_kaggle_csv
 
     library_report = leaderboard.default_output(path) / LIBRARY / "report.json"
     if not library_report.exists():
@@ -92,10 +91,8 @@ def after_sweep(path, board, args, deadline, build_ref):
             print(f"refit: skipped: the chosen checkpoints trained up to {trained:g} epochs, the budget leaves "
                   f"{epochs}; the library ensemble is the result", flush=True)
             return None, None
-    extra = load_kaggle_csv(args.test, labelled=False)[0] if args.test else None
-    return run(path, library_report, data, build_ref, leaderboard.default_output(path) / OUT, args.fit_on, epochs,
-               args.seed, args.cpus_per_trial, args.gpus_per_trial, extra,
-               count_data_rows(args.test) if args.test else None)
+    return run(path, library_report, leaderboard.default_output(path) / OUT, args.fit_on, epochs, args.seed,
+               args.cpus_per_trial, args.gpus_per_trial, args.test, data)
 
 
 def refit_members(library_report, min_share=MIN_SHARE):
@@ -192,15 +189,23 @@ def write(out, report, members, results, test_rows):
     return Path(out)
 
 
-def run(path, library_report, data, build_ref, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0,
-        extra=None, test_rows=None):
-    """Plan, train, score and write the refit; returns (report, out)."""
+def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0, test_csv=None, data=None):
+    """Plan, train, score and write the refit of the experiment at ``path``; returns (report, out).
+    ``data``: the experiment's split, when the caller has it already."""
+    from sweeps import experiment
+    from sweeps.families import FAMILIES
+    from trainables.kaggle_csv import count_data_rows, load_kaggle_csv
+
     started = time.perf_counter()
+    metadata = experiment.read_metadata(path)
+    data = experiment.data_of(metadata) if data is None else data
+    extra = load_kaggle_csv(test_csv, labelled=False)[0] if test_csv else None
     members = plan(library_report, path)
     chosen = sum(1 for m in library_report["members"] if m["weight"])
     print(f"refit: {len(members)} of the {chosen} chosen configs (those with at least {MIN_SHARE:.0%} of the weight), "
           f"{epochs} epochs each on {fit_on}, in parallel -> {out}", flush=True)
+    build_ref = FAMILIES[metadata["family"]].trainable_params["build"]
     results = train(members, data, build_ref, fit_on, epochs, seed, cpus, gpus, extra)
     report = build_report(members, results, data, fit_on, epochs, seed)
     report["wall_time_s"] = time.perf_counter() - started
-    return report, write(out, report, members, results, test_rows)
+    return report, write(out, report, members, results, count_data_rows(test_csv) if test_csv else None)

@@ -321,7 +321,7 @@ def run_cli(definition, argv=None):
         from sweeps import refit
 
         deadline = started + args.job_budget_min * 60 if args.job_budget_min else None
-        report, out = refit.after_sweep(path, board, args, deadline, definition.trainable_params["build"])
+        report, out = refit.after_sweep(path, board, args, deadline)
         if report is None:  # no refit: the library ensemble, if there is one, is the result
             return 0 if (leaderboard.default_output(path) / "library" / "report.json").exists() else 1
         print(refit.summary(report))
