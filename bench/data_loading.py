@@ -48,7 +48,7 @@ def first_read_phases(path, cache_dir):
 
     phases = {}
     with common.timer(phases, "content hash (sha256)"):
-        k.content_hash(path, cache_dir)
+        k.content_hash(path)
     with common.timer(phases, "header check"):
         k._check_header(path, True)
     with common.timer(phases, "pyarrow CSV parse"):
@@ -72,7 +72,7 @@ def cached_read_phases(path, cache_dir):
 
     phases = {}
     with common.timer(phases, "content hash (memo lookup)"):
-        digest = k.content_hash(path, cache_dir)
+        digest = k._memo_path(path, cache_dir).read_text()
     with common.timer(phases, "Parquet read"):
         table = pq.read_table(cache_dir / f"train-{digest}-v{k.CACHE_FORMAT}.parquet")
     with common.timer(phases, "cache table to arrays"):

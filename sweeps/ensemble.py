@@ -21,11 +21,13 @@ from sweeps.families import FAMILIES
 from trainables import ensemble as combine
 from trainables.data import EMBEDDED, load_data
 from trainables.ensemble_member import FIT_ON
-from trainables.kaggle_csv import DataError, count_data_rows, load_kaggle_csv
+from trainables import errors
+from trainables.errors import ArgumentParser, UserError
+from trainables.kaggle_csv import count_data_rows, load_kaggle_csv
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="ensemble.py", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="ensemble.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--experiment", help="experiment directory, or a name under --storage")
     p.add_argument("--storage", default="results", help="where experiment names are looked up")
@@ -58,7 +60,7 @@ def experiment_path(args):
     if not experiment.exists(candidate) and not experiment.is_uri(args.experiment) and "/" not in args.experiment:
         candidate = experiment.join(experiment.resolve_storage(args.storage), args.experiment)
     if not experiment.exists(candidate):
-        raise DataError(f"--experiment: {args.experiment} not found (nor under {args.storage})")
+        raise UserError(f"--experiment: {args.experiment} not found (nor under {args.storage})")
     return candidate
 
 
@@ -74,7 +76,7 @@ def plan_members(args, path, metadata):
     if args.preset:
         presets = FAMILIES[metadata["family"] if metadata else args.family].presets
         if args.preset not in presets:
-            raise DataError(f"--preset: unknown preset {args.preset!r}; known: {', '.join(presets)}")
+            raise UserError(f"--preset: unknown preset {args.preset!r}; known: {', '.join(presets)}")
         configs = [(None, None, dict(presets[args.preset]))] * args.top_k
     else:
         from sweeps import leaderboard
@@ -82,7 +84,7 @@ def plan_members(args, path, metadata):
         board = leaderboard.build(path)
         finished = board[board["best_val_accuracy"].notna() & (board["status"] == "TERMINATED")]
         if len(finished) < args.top_k:
-            raise DataError(f"--top-k {args.top_k}: {path} has only {len(finished)} finished trials")
+            raise UserError(f"--top-k {args.top_k}: {path} has only {len(finished)} finished trials")
         configs = [(int(row["rank"]), row["trial_id"], leaderboard.config_of(row)) for _, row in finished.head(args.top_k).iterrows()]
     return [{"rank": rank, "trial_id": trial, "config": config, "seed": args.seed + i}
             for i, (rank, trial, config) in enumerate(configs)]
@@ -140,14 +142,13 @@ def main(argv=None):
         family = FAMILIES[metadata["family"] if metadata else args.family]
         build_ref = family.trainable_params.get("build")
         if not build_ref:
-            raise DataError(f"the ensemble trainer needs a Keras family; {family.family} has no model builder")
+            raise UserError(f"the ensemble trainer needs a Keras family; {family.family} has no model builder")
         extra = load_kaggle_csv(args.test, labelled=False)[0] if args.test else None
         args.test_rows = count_data_rows(args.test) if args.test else None
         data = load_experiment_data(args, metadata)
         plan = plan_members(args, path, metadata)
-    except DataError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
+    except UserError as error:
+        return errors.report(parser.prog, error)
     args.epochs = args.epochs or (metadata["max_epochs"] if metadata else 8)
     out = ensemble_output.output_dir(args, path)
     print(f"training {len(plan)} members for {args.epochs} epochs on {args.fit_on} -> {out}")

@@ -7,11 +7,12 @@ know what the experiment was.
 """
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from trainables.kaggle_csv import DataError
+from trainables.errors import UserError
 
 METADATA = "digit_sweep.json"
 
@@ -22,6 +23,28 @@ def is_uri(path):
 
 def resolve_storage(storage):
     return storage if is_uri(storage) else str(Path(storage).expanduser().resolve())
+
+
+def check_storage(storage):
+    """``--storage`` resolved; a local one must be a directory this process can create and write."""
+    resolved = resolve_storage(storage)
+    if is_uri(resolved):
+        return resolved
+    path = Path(resolved)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"--storage {storage}: {existing} is a file, not a directory")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"--storage {storage}: {existing} cannot be written (permission denied)")
+    return resolved
+
+
+def check_name(name):
+    """An experiment name is one path component, so every experiment stays inside its storage."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+        raise UserError(f"--name {name!r}: an experiment name is one path component "
+                        "(no '/', and not '.', '..' or a hidden name)")
+    return name
 
 
 def join(storage, name):
@@ -70,7 +93,7 @@ def write_metadata(path, definition, args, data):
 def read_metadata(path):
     target = f"{str(path).rstrip('/')}/{METADATA}"
     if not exists(target):
-        raise DataError(f"{path}: not a digit-sweep experiment (no {METADATA})")
+        raise UserError(f"{path}: not a digit-sweep experiment (no {METADATA})")
     return json.loads(read_text(target))
 
 
@@ -81,7 +104,7 @@ def data_of(metadata):
     flags = metadata["flags"]
     data = load_data(flags["data"], flags["val_fraction"], flags["test_fraction"], flags["seed"], flags["limit"])
     if data.fingerprint != metadata["data"]["fingerprint"]:
-        raise DataError(f"the experiment's data ({flags['data']}) no longer gives fingerprint "
+        raise UserError(f"the experiment's data ({flags['data']}) no longer gives fingerprint "
                         f"{metadata['data']['fingerprint']}; was the file changed?")
     return data
 
@@ -90,17 +113,23 @@ def latest(storage, family):
     """The most recently started experiment of ``family`` under ``storage``."""
     fs, root = _filesystem(storage)
     infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
-    names = sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory and i.base_name.startswith(f"{family}-"))
-    if not names:
-        raise DataError(f"--resume: no {family} experiment under {storage}; name one with --name")
-    return names[-1]
+    candidates = [i.path for i in infos if i.type == pafs.FileType.Directory and i.base_name.startswith(f"{family}-")]
+    # "Latest" is the one started last: its metadata was written when it started (names sort
+    # alphabetically, and "cnn-smoke" would beat "cnn-20261124-...").
+    started = {}
+    for info in fs.get_file_info([f"{c}/{METADATA}" for c in candidates]):
+        if info.type == pafs.FileType.File:
+            started[info.path.rsplit("/", 2)[-2]] = info.mtime_ns or 0
+    if not started:
+        raise UserError(f"--resume: no {family} experiment under {storage}; name one with --name")
+    return max(started, key=lambda name: (started[name], name))
 
 
 def check_resumable(storage, name, fingerprint):
     path = join(storage, name)
     metadata = read_metadata(path)
     if metadata["data"]["fingerprint"] != fingerprint:
-        raise DataError(
+        raise UserError(
             f"--resume: {path} was run on data {metadata['data']['fingerprint']}, "
             f"but these flags give {fingerprint}; use the same --data, fractions, --limit and --seed"
         )

@@ -7,7 +7,6 @@ count and the best checkpoint's path. Written as Parquet, CSV and Markdown.
     python sweeps/leaderboard.py results/cnn-20261124-120000 [more experiments...] [--out DIR]
 """
 
-import argparse
 import logging
 import math
 import sys
@@ -17,7 +16,8 @@ import pandas as pd
 
 from sweeps import experiment
 from sweeps.search import ORIGIN, PRESET
-from trainables.kaggle_csv import DataError
+from trainables import errors
+from trainables.errors import ArgumentParser, UserError
 
 SUMMARY_COLUMNS = [
     "rank", "family", "trial_id", "best_val_accuracy", "best_epoch", "epochs",
@@ -155,7 +155,7 @@ def summary(board, top=10):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="leaderboard.py", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="leaderboard.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("experiments", nargs="+", help="experiment directories (or s3:// URIs)")
     parser.add_argument("--out", help="output directory (default: the first experiment's directory)")
     parser.add_argument("--top", type=int, default=10, help="rows to print")
@@ -164,9 +164,8 @@ def main(argv=None):
     try:
         paths = [experiment.resolve_storage(p) for p in args.experiments]
         board = build(*paths)
-    except DataError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
+    except UserError as error:
+        return errors.report(parser.prog, error)
     out = args.out or default_output(paths[0])
     written = export(board, out)
     if args.html:

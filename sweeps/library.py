@@ -12,7 +12,6 @@ Written after every Keras sweep into ``<experiment>/library/`` (report.json,
 report.md, manifest.json and, with ``--test``, submission.csv).
 """
 
-import argparse
 import json
 import os
 import sys
@@ -26,7 +25,9 @@ import pandas as pd
 from sweeps import ensemble_output, experiment, refit
 from sweeps.refit import REFIT_ON
 from trainables import ensemble as combine
-from trainables.kaggle_csv import DataError, count_data_rows, load_kaggle_csv
+from trainables import errors
+from trainables.errors import ArgumentParser, UserError
+from trainables.kaggle_csv import count_data_rows, load_kaggle_csv
 
 OUT = "library"
 DEFAULT_SIZE = 25
@@ -199,7 +200,7 @@ def build_or_warn(path, board, test_csv=None):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="library.py", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="library.py", description=__doc__.split("\n\n")[0])
     p.add_argument("experiment", help="experiment directory (a Keras family's sweep)")
     p.add_argument("--test", help="Kaggle test.csv: also write submission.csv")
     p.add_argument("--size", type=int, default=DEFAULT_SIZE, help="the best this many trials with a checkpoint")
@@ -241,12 +242,11 @@ def main(argv=None):
     try:
         path = experiment.resolve_storage(args.experiment)
         if experiment.read_metadata(path)["family"] == "svm":
-            raise DataError(f"{args.experiment}: an SVM sweep keeps no model checkpoints to ensemble")
+            raise UserError(f"{args.experiment}: an SVM sweep keeps no model checkpoints to ensemble")
         report, out = build(path, test_csv=args.test, size=args.size, selection=args.selection,
                             out=args.out, cpus=args.cpus)
-    except DataError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
+    except UserError as error:
+        return errors.report(parser.prog, error)
     if report is None:
         print(f"{parser.prog}: error: {args.experiment}: no trial kept a checkpoint", file=sys.stderr)
         return 2

@@ -14,8 +14,10 @@ import time
 from sweeps import experiment, search
 from sweeps.families import trainable_of
 from sweeps.refit import REFIT_ON
+from trainables import errors
 from trainables.data import EMBEDDED, load_data
-from trainables.kaggle_csv import DataError, load_kaggle_csv
+from trainables.errors import ArgumentParser, UserError
+from trainables.kaggle_csv import load_kaggle_csv
 
 # Tune's newer console output prints every config key of every trial; the
 # classic reporter lets the progress table show a few chosen columns.
@@ -25,6 +27,8 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 SMOKE = {"num_samples": 4, "max_epochs": 2, "limit": 1000}
+# What --resume may be given besides the experiment: everything else comes from its metadata.
+RESUME_FLAGS = {"resume", "name", "storage", "address"}
 # --ensemble within a time budget: what the refit keeps. A refit member trains for as many epochs
 # as fit, and on this data accuracy still rises past the sweep's horizon (notes-final: 0.982-0.990
 # at 20 epochs), while the sweep's ranking settles in its first minutes; half is a starting point
@@ -35,7 +39,7 @@ USER_PENDING_TRIALS = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
 
 def build_parser(definition):
     d = definition
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=f"{d.family}_search.py",
         description=f"Ray Tune sweep over the {d.family.upper()} search space: TPE search seeded "
         "with the notes' presets, ASHA early stopping over Hyperband brackets, a leaderboard at the end.",
@@ -88,11 +92,19 @@ def build_parser(definition):
     return p
 
 
-def validate(args, parser, definition):
-    if args.smoke_test:
-        args.num_samples, args.max_epochs = SMOKE["num_samples"], SMOKE["max_epochs"]
-        args.limit = args.limit or SMOKE["limit"]
-        args.grace_period = min(args.grace_period, 1)
+def validate(args, parser, definition, given=frozenset()):
+    """Check and complete the flags; ``given`` names the flags the command line set."""
+    args.storage = experiment.check_storage(args.storage)
+    if args.name is not None:
+        experiment.check_name(args.name)
+    if args.resume:
+        resume_settings(args, definition, given)
+    if args.smoke_test:  # flags given explicitly win over the smoke test's sizes
+        for flag, value in SMOKE.items():
+            if flag not in given:
+                setattr(args, flag, value)
+        if "grace_period" not in given:
+            args.grace_period = min(args.grace_period, 1)
     positive = ["num_samples", "max_epochs", "max_concurrent", "brackets"]
     for name in positive:
         value = getattr(args, name)
@@ -114,9 +126,10 @@ def validate(args, parser, definition):
                      f"got {args.refit_share} and {args.refit_epochs}")
     if args.ensemble and not definition.trainable_params.get("build"):
         parser.error(f"--ensemble: the {definition.family.upper()} family keeps no models to ensemble")
-    args.job_budget_min = args.time_budget_min
-    if args.ensemble and args.time_budget_min:
-        args.time_budget_min = args.job_budget_min * (1 - args.refit_share)  # the search's share
+    if not args.resume:  # a resumed experiment's metadata holds the split already
+        args.job_budget_min = args.time_budget_min
+        if args.ensemble and args.time_budget_min:
+            args.time_budget_min = args.job_budget_min * (1 - args.refit_share)  # the search's share
     try:
         args.preset_configs = select_presets(definition, args.presets)
     except ValueError as error:
@@ -125,7 +138,21 @@ def validate(args, parser, definition):
         # Every FIFO trial runs to the end: longest first keeps the last slot from
         # finishing the costliest preset alone while the others sit idle.
         args.preset_configs.sort(key=definition.cost, reverse=True)
-    args.storage = experiment.resolve_storage(args.storage)
+
+
+def resume_settings(args, definition, given):
+    """Take every setting from the experiment being resumed; refuse a flag that says otherwise."""
+    args.name = args.name or experiment.latest(args.storage, definition.family)
+    path = experiment.join(args.storage, args.name)
+    recorded = experiment.read_metadata(path)["flags"]
+    for flag in sorted(given - RESUME_FLAGS):
+        if flag in recorded and getattr(args, flag) != recorded[flag]:
+            option = "--" + flag.replace("_", "-")
+            raise UserError(f"--resume takes every setting from {path}: {option} {getattr(args, flag)} "
+                            f"differs from the experiment's {recorded[flag]}; leave {option} out")
+    for flag, value in recorded.items():
+        if flag not in RESUME_FLAGS and hasattr(args, flag):
+            setattr(args, flag, value)
 
 
 def select_presets(definition, spec):
@@ -263,16 +290,7 @@ def run_sweep(definition, args):
     if args.test:  # checked before the sweep, not after it
         load_kaggle_csv(args.test, labelled=False)
     if args.resume:
-        args.name = args.name or experiment.latest(args.storage, definition.family)
         experiment.check_resumable(args.storage, args.name, data.fingerprint)
-        # Where a trial stops belongs to the experiment: a resume without --max-epochs must not
-        # re-wrap the trainable with the default and train the restored trials further.
-        metadata = experiment.read_metadata(experiment.join(args.storage, args.name))
-        args.max_epochs = metadata["max_epochs"]
-        # So are the points the trainable reports at (the scheduler's rungs).
-        for flag in ("scheduler", "grace_period", "reduction_factor", "brackets"):
-            if flag in metadata.get("flags", {}):
-                setattr(args, flag, metadata["flags"][flag])
     args.name = args.name or time.strftime(f"{definition.family}-%Y%m%d-%H%M%S")
     sizes = data.sizes()
     print(f"data: {data.source} train={sizes['train']} val={sizes['val']} test={sizes['test']} (fingerprint {data.fingerprint})")
@@ -307,12 +325,11 @@ def run_cli(definition, argv=None):
     started = time.perf_counter()
     parser = build_parser(definition)
     args = parser.parse_args(argv)
-    validate(args, parser, definition)
     try:
+        validate(args, parser, definition, errors.given_flags(parser, argv))
         path, board, written = run_sweep(definition, args)
-    except DataError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
+    except UserError as error:
+        return errors.report(parser.prog, error)
     from sweeps import leaderboard
 
     print(leaderboard.summary(board, top=10))

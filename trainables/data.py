@@ -7,12 +7,14 @@ The test part is held out from the search: trials only ever get
 """
 
 import hashlib
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from trainables.kaggle_csv import DataError, load_kaggle_csv
+from trainables.errors import UserError
+from trainables.kaggle_csv import load_kaggle_csv
 
 EMBEDDED = "embedded"
 
@@ -58,15 +60,18 @@ def split(images, labels, val_fraction, test_fraction, seed, limit=None, source=
     """Stratified, shuffled train / val / test split; ``limit`` first takes a stratified subset."""
     for name, value in [("val_fraction", val_fraction), ("test_fraction", test_fraction)]:
         if not 0 < value < 1:
-            raise DataError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
+            raise UserError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
     if val_fraction + test_fraction >= 0.9:
-        raise DataError("--val-fraction plus --test-fraction must leave at least 10% for training")
+        raise UserError("--val-fraction plus --test-fraction must leave at least 10% for training")
+    if limit is not None and limit > len(labels):
+        raise UserError(f"--limit {limit} is more than the {len(labels)} digits in {source or 'the data'}")
+    if limit is not None and limit < 100:
+        raise UserError(f"--limit must be at least 100, got {limit}")
     if limit is not None and limit < len(labels):
-        if limit < 100:
-            raise DataError(f"--limit must be at least 100, got {limit}")
         images, _, labels, _ = train_test_split(
             images, labels, train_size=limit, stratify=labels, random_state=seed
         )
+    check_class_counts(labels, val_fraction, test_fraction, source)
     x_rest, x_test, y_rest, y_test = train_test_split(
         images, labels, test_size=test_fraction, stratify=labels, random_state=seed
     )
@@ -77,6 +82,21 @@ def split(images, labels, val_fraction, test_fraction, seed, limit=None, source=
     recipe = f"{content_id}|{len(labels)}|{val_fraction}|{test_fraction}|{seed}"
     fingerprint = hashlib.sha256(recipe.encode()).hexdigest()[:16]
     return DigitData(x_train, y_train, x_val, y_val, x_test, y_test, source, fingerprint)
+
+
+def check_class_counts(labels, val_fraction, test_fraction, source):
+    """Refuse data a stratified three-way split cannot be made of, saying what is missing."""
+    classes, counts = np.unique(labels, return_counts=True)
+    where = source or "the data"
+    if len(classes) < 2:
+        raise UserError(f"{where}: every digit is labelled {classes[0]}; a classifier needs at least two classes")
+    # Each class needs a digit in the smallest part, with one to spare for the others.
+    needed = max(3, math.ceil(1 / min(val_fraction, test_fraction, 1 - val_fraction - test_fraction)))
+    short = [f"class {c} has {n}" for c, n in zip(classes, counts) if n < needed]
+    if short:
+        raise UserError(f"{where}: too few digits per class for the split: {', '.join(short)}; "
+                        f"--val-fraction {val_fraction:g} and --test-fraction {test_fraction:g} need "
+                        f"at least {needed} of each class")
 
 
 def load_data(source=EMBEDDED, val_fraction=0.15, test_fraction=0.15, seed=0, limit=None, cache_dir=None):

@@ -1,15 +1,23 @@
 """Kaggle Digit Recognizer CSVs: validate once, then cache as Parquet.
 
 ``train.csv`` is ``label,pixel0..pixel783``; ``test.csv`` the same without
-``label``. A file that passes validation is cached as Parquet under its
-content hash, so a second load of the same bytes is one Parquet read; a file
-that fails writes nothing. Error messages name the file, the line (1-based,
-the header is line 1) and the column of the first problem.
+``label``. Accepted as users have them: plain, gzipped (``train.csv.gz``),
+inside Kaggle's download ``digit-recognizer.zip`` (its ``train.csv`` or
+``test.csv``), with or without Excel's byte-order mark. A file that passes
+validation is cached as Parquet under its content hash, so a second load of the
+same bytes is one Parquet read; a file that fails writes nothing, not even its
+hash memo. Error messages name the file (``archive.zip:train.csv`` for a zip
+member), the line (1-based, the header is line 1) and the column of the first problem.
 """
 
+import contextlib
 import csv
+import gzip
 import hashlib
 import os
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +25,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from trainables.errors import UserError
+
 PIXELS = 784
 PIXEL_COLUMNS = [f"pixel{i}" for i in range(PIXELS)]
 CACHE_FORMAT = 2
 # Arrow parses 785 narrow columns fastest in blocks of a few MB (measured: 1 MB is ~25% slower).
 BLOCK_SIZE = 8 << 20
-
-
-class DataError(ValueError):
-    """Input data that cannot be used; the message names the file and the place."""
 
 
 def default_cache_dir():
@@ -37,19 +43,71 @@ def expected_columns(labelled):
     return (["label"] if labelled else []) + PIXEL_COLUMNS
 
 
-def content_hash(path, cache_dir):
-    """sha256 of the file's bytes, memoised by (path, size, mtime) so a cached load skips hashing."""
+def _memo_path(path, cache_dir):
     stat = path.stat()
-    memo_key = hashlib.sha256(
-        f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
-    ).hexdigest()[:32]
-    memo = cache_dir / "hash-memo" / memo_key
-    if memo.exists():
-        return memo.read_text()
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+    return cache_dir / "hash-memo" / key
+
+
+def content_hash(path):
+    """sha256 of the file's bytes (read in 1 MB blocks: hashlib.file_digest needs Python 3.11)."""
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    _write_atomically(memo, digest.encode())
-    return digest
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _zip_member(path, zipped, labelled):
+    """The member to read: train.csv / test.csv by name, or the archive's only CSV."""
+    want = "train.csv" if labelled else "test.csv"
+    members = [n for n in zipped.namelist() if n.lower().endswith(".csv") and not n.startswith("__MACOSX")]
+    named = [n for n in members if Path(n).name.lower() == want]
+    if len(named) == 1 or len(members) == 1:
+        return (named or members)[0]
+    held = ", ".join(members) or "no CSV file"
+    raise UserError(f"{path}: a zip archive holding {held}; expected one {want} in it")
+
+
+def _packing(path):
+    with open(path, "rb") as raw:
+        magic = raw.read(4)
+    return "zip" if magic.startswith(b"PK\x03\x04") else "gzip" if magic.startswith(b"\x1f\x8b") else "plain"
+
+
+@contextlib.contextmanager
+def open_csv_bytes(path, labelled=True):
+    """(binary stream of the CSV's bytes, name for messages), whether plain, gzipped or zipped."""
+    path, packing = Path(path), _packing(path)
+    if packing == "zip":
+        try:
+            zipped = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as error:
+            raise UserError(f"{path}: not a valid zip archive ({error})") from None
+        with zipped:
+            member = _zip_member(path, zipped, labelled)
+            with zipped.open(member) as stream:
+                yield stream, f"{path}:{member}"
+    else:
+        with (gzip.open if packing == "gzip" else open)(path, "rb") as stream:
+            yield stream, str(path)
+
+
+@contextlib.contextmanager
+def plain_csv(path, labelled=True):
+    """(path of an uncompressed CSV, name for messages): compressed input is unpacked to a temp file."""
+    if _packing(path) == "plain":
+        yield Path(path), str(path)
+        return
+    with open_csv_bytes(path, labelled) as (stream, name), \
+            tempfile.TemporaryDirectory(prefix="digit-sweep-csv-") as tmp:
+        target = Path(tmp, "data.csv")
+        try:
+            with open(target, "wb") as out:
+                shutil.copyfileobj(stream, out, 1 << 20)
+        except (OSError, EOFError, zipfile.BadZipFile) as error:  # gzip.BadGzipFile is an OSError
+            raise UserError(f"{name}: cannot be unpacked ({error})") from None
+        yield target, name
 
 
 def _write_atomically(target, payload):
@@ -59,29 +117,42 @@ def _write_atomically(target, payload):
     os.replace(tmp, target)
 
 
+def _text(path):
+    # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark.
+    return open(path, newline="", encoding="utf-8-sig")
+
+
 def _locate_bad_line(path, n_columns):
     """Slow path, run only after a failed parse: the first line with the wrong field count."""
-    with open(path, newline="") as handle:
+    with _text(path) as handle:
         for line_no, row in enumerate(csv.reader(handle), start=1):
             if len(row) != n_columns:
                 return line_no, len(row)
     return None, None
 
 
-def _check_header(path, labelled):
-    with open(path, newline="") as handle:
-        header = next(csv.reader(handle), None)
+def _check_header(path, labelled, name=None):
+    name = name or path
+    try:
+        with _text(path) as handle:
+            header = next(csv.reader(handle), None)
+    except UnicodeDecodeError as error:
+        raise UserError(f"{name}: not CSV text (byte 0x{error.object[error.start]:02x} at offset "
+                        f"{error.start} is not UTF-8)") from None
+    except csv.Error as error:
+        raise UserError(f"{name}: line 1 is not CSV text ({error})") from None
+    path = name
     if header is None:
-        raise DataError(f"{path}: file is empty")
+        raise UserError(f"{path}: file is empty")
     expected = expected_columns(labelled)
     if len(header) != len(expected):
-        raise DataError(
+        raise UserError(
             f"{path}: line 1 (header) has {len(header)} columns, expected {len(expected)} "
             f"({expected[0]},{expected[1]},...,{expected[-1]})"
         )
     for position, (got, want) in enumerate(zip(header, expected), start=1):
         if got.strip() != want:
-            raise DataError(
+            raise UserError(
                 f"{path}: line 1 (header), column {position} is {got!r}, expected {want!r}"
             )
 
@@ -97,7 +168,7 @@ def _read(path, names, value_type):
 
 
 def _parse(path, labelled):
-    """The CSV as a table of uint8 columns, or a DataError naming the first bad line and column.
+    """The CSV as a table of uint8 columns, or a UserError naming the first bad line and column.
 
     Parsing straight to uint8 lets Arrow reject anything outside 0..255 while it
     parses; only a file that fails is read again, as int32 and then row by row,
@@ -113,16 +184,16 @@ def _parse(path, labelled):
     except pa.ArrowInvalid as error:
         line_no, width = _locate_bad_line(path, len(names))
         if line_no is not None:
-            raise DataError(
+            raise UserError(
                 f"{path}: line {line_no} has {width} columns, expected {len(names)}"
             ) from None
-        raise DataError(f"{path}: {_first_bad_value(path, names) or error}") from None
+        raise UserError(f"{path}: {_first_bad_value(path, names) or error}") from None
     _validated_arrays(path, table, labelled, pixel_range=(0, 255))
-    raise DataError(f"{path}: could not be read as integers 0..255")
+    raise UserError(f"{path}: could not be read as integers 0..255")
 
 
 def _first_bad_value(path, names):
-    with open(path, newline="") as handle:
+    with _text(path) as handle:
         reader = csv.reader(handle)
         next(reader)
         for line_no, row in enumerate(reader, start=2):
@@ -139,14 +210,14 @@ def _first_null(path, table):
         column = table.column(name)
         if column.null_count:
             row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
-            raise DataError(f"{path}: line {row + 2}, column {name!r}: missing value")
+            raise UserError(f"{path}: line {row + 2}, column {name!r}: missing value")
 
 
 def _check_range(path, values, names, low, high):
     bad = (values < low) | (values > high)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise DataError(
+        raise UserError(
             f"{path}: line {row + 2}, column {names[col]!r}: value {values[row, col]} "
             f"is outside {low}..{high}"
         )
@@ -186,34 +257,48 @@ def _from_cache_table(table):
     return images, labels
 
 
+def _validated_cache_table(path, labelled):
+    """The file as a cache table, or a UserError naming the first problem; writes nothing."""
+    with plain_csv(path, labelled) as (plain, name):
+        _check_header(plain, labelled, name)
+        try:
+            table = _parse(plain, labelled)
+            if table.num_rows == 0:
+                raise UserError(f"{plain}: has a header but no data rows")
+            return _to_cache_table(*_validated_arrays(plain, table, labelled))
+        except UserError as error:  # the helpers name the plain file; the user knows the given one
+            raise UserError(str(error).replace(str(plain), name, 1)) from None
+
+
 def load_kaggle_csv(path, labelled=True, cache_dir=None):
     """Load a Kaggle CSV as (uint8 images (N, 28, 28, 1), int64 labels or None, content hash)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise UserError(f"{path}: no such file")
     if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
+        raise UserError(f"{path}: file is empty")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"{path}: cannot be read (permission denied)")
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    digest = content_hash(path, cache_dir)
+    memo = _memo_path(path, cache_dir)
+    digest = memo.read_text() if memo.exists() else content_hash(path)
     cached = cache_dir / f"{'train' if labelled else 'test'}-{digest}-v{CACHE_FORMAT}.parquet"
     if cached.exists():
-        return (*_from_cache_table(pq.read_table(cached)), digest)
-    _check_header(path, labelled)
-    table = _parse(path, labelled)
-    if table.num_rows == 0:
-        raise DataError(f"{path}: has a header but no data rows")
-    cache_table = _to_cache_table(*_validated_arrays(path, table, labelled))
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-    pq.write_table(cache_table, tmp, compression="lz4")  # reads ~3x faster than snappy, same size
-    os.replace(tmp, cached)
+        cache_table = pq.read_table(cached)
+    else:
+        cache_table = _validated_cache_table(path, labelled)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        pq.write_table(cache_table, tmp, compression="lz4")  # reads ~3x faster than snappy, same size
+        os.replace(tmp, cached)
+    _write_atomically(memo, digest.encode())  # only for bytes that validated
     return (*_from_cache_table(cache_table), digest)
 
 
-def count_data_rows(path):
+def count_data_rows(path, labelled=False):
     """Non-blank lines after the header, counted from the file itself and not from the parse:
     what a submission's row count is checked against."""
-    with open(path, "rb") as stream:
+    with open_csv_bytes(path, labelled) as (stream, _):
         return sum(1 for line in stream if line.strip()) - 1
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from trainables.data import load_data
-from trainables.kaggle_csv import DataError
+from trainables.errors import UserError
 
 
 def test_embedded_split_is_stratified_shuffled_and_disjoint():
@@ -38,5 +38,5 @@ def test_search_view_holds_no_test_split(tiny_data):
     ({"limit": 50}, "--limit"),
 ])
 def test_bad_split_flags(kwargs, flag):
-    with pytest.raises(DataError, match=flag):
+    with pytest.raises(UserError, match=flag):
         load_data(**kwargs)

@@ -1,8 +1,12 @@
+import gzip
+import zipfile
+
 import numpy as np
 import pytest
 
 from trainables import kaggle_csv
-from trainables.kaggle_csv import DataError, load_kaggle_csv, write_kaggle_csv
+from trainables.errors import UserError
+from trainables.kaggle_csv import load_kaggle_csv, write_kaggle_csv
 
 
 @pytest.fixture
@@ -86,19 +90,80 @@ def test_bad_input_names_the_place_and_writes_nothing(case, train_csv, tmp_path)
     edit, expected = BAD_INPUTS[case]
     rewrite(train_csv, edit)
     cache = tmp_path / "cache"
-    with pytest.raises(DataError) as error:
+    with pytest.raises(UserError) as error:
         load_kaggle_csv(train_csv, cache_dir=cache)
     message = str(error.value)
     assert str(train_csv) in message
     for fragment in expected:
         assert fragment in message, message
-    assert cache_files(cache) == []
+    assert not cache.exists() or list(cache.rglob("*")) == []  # no Parquet, no hash memo
 
 
 def test_missing_and_empty_files(tmp_path):
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(UserError, match="no such file"):
         load_kaggle_csv(tmp_path / "absent.csv", cache_dir=tmp_path)
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(DataError, match="empty.csv: file is empty"):
+    with pytest.raises(UserError, match="empty.csv: file is empty"):
         load_kaggle_csv(empty, cache_dir=tmp_path)
+
+
+def kaggle_zip(path, train_csv, test_csv):
+    """Kaggle's download: digit-recognizer.zip holding train.csv, test.csv and sample_submission.csv."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(train_csv, "train.csv")
+        archive.write(test_csv, "test.csv")
+        archive.writestr("sample_submission.csv", "ImageId,Label\n1,0\n")
+    return path
+
+
+def test_kaggle_zip_gives_train_and_test_csv(train_csv, digits, tmp_path):
+    test_csv = write_kaggle_csv(tmp_path / "test.csv", digits[0][:7])
+    archive = kaggle_zip(tmp_path / "digit-recognizer.zip", train_csv, test_csv)
+    images, labels, _ = load_kaggle_csv(archive, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(labels, digits[1])
+    test_images, test_labels, _ = load_kaggle_csv(archive, labelled=False, cache_dir=tmp_path / "cache")
+    assert test_labels is None and len(test_images) == 7
+    assert kaggle_csv.count_data_rows(archive) == 7
+
+
+def test_zip_without_the_wanted_member_names_what_it_holds(train_csv, tmp_path):
+    archive = tmp_path / "mine.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(train_csv, "a.csv")
+        zipped.write(train_csv, "b.csv")
+    with pytest.raises(UserError, match=r"mine.zip: a zip archive holding a.csv, b.csv; expected one test.csv"):
+        load_kaggle_csv(archive, labelled=False, cache_dir=tmp_path / "cache")
+
+
+def test_bad_row_inside_a_zip_names_archive_member_and_line(train_csv, tmp_path):
+    rewrite(train_csv, set_cell(3, 5, "300"))
+    archive = tmp_path / "digit-recognizer.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(train_csv, "train.csv")
+    with pytest.raises(UserError, match=r"digit-recognizer.zip:train.csv: line 4, column 'pixel4'"):
+        load_kaggle_csv(archive, cache_dir=tmp_path / "cache")
+
+
+def test_gzipped_csv_and_excel_bom_with_crlf(train_csv, digits, tmp_path):
+    gz = tmp_path / "train.csv.gz"
+    gz.write_bytes(gzip.compress(train_csv.read_bytes()))
+    np.testing.assert_array_equal(load_kaggle_csv(gz, cache_dir=tmp_path / "c1")[1], digits[1])
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(b"\xef\xbb\xbf" + train_csv.read_bytes().replace(b"\n", b"\r\n"))
+    np.testing.assert_array_equal(load_kaggle_csv(excel, cache_dir=tmp_path / "c2")[0], digits[0])
+
+
+@pytest.mark.parametrize("content, expected", [
+    (bytes(range(256)) * 4, "not CSV text"),  # a binary file
+    ("label,pixel0\n".encode("utf-16"), "not CSV text"),  # text, but not UTF-8
+    (b"label,pixel0\x00\n1,2\n", "line 1"),
+    (b"\x1f\x8b\x08\x00garbage", "cannot be unpacked"),  # gzip magic, broken stream
+])
+def test_files_that_are_not_csv_text_get_one_message(content, expected, tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=expected) as error:
+        load_kaggle_csv(path, cache_dir=tmp_path / "cache")
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+    assert not (tmp_path / "cache").exists()

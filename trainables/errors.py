@@ -1,0 +1,38 @@
+"""The one error type a user can act on, and the one way every command reports it.
+
+Bad input data, a bad flag, a path that cannot be used: every command catches
+``UserError`` and prints its message as one line, exit status 2, before it has
+written anything. Anything else is a bug and keeps its traceback.
+"""
+
+import argparse
+import sys
+
+
+class UserError(ValueError):
+    """Input a user gave that cannot be used; the message names the file, line, column or flag."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (argparse prints the whole usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def report(prog, error):
+    """Print a UserError as the one line a user sees; the exit status to return."""
+    print(f"{prog}: error: {error}", file=sys.stderr)
+    return 2
+
+
+def given_flags(parser, argv):
+    """The destinations of the flags the command line names, as opposed to defaults."""
+    saved = {action.dest: action.default for action in parser._actions}
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    try:
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for action in parser._actions:
+            action.default = saved[action.dest]
