@@ -139,7 +139,11 @@ def main(argv=None):
     if "a" not in size["arms"]:
         p.error("--arms: the comparison needs arm a")
     work.mkdir(parents=True, exist_ok=True)
-    report = common.Report("search_quality", "7. Search quality at equal wall time", args)
+    # A run at chosen budgets keeps its own section: the 5- and 15-minute halves of the full mode
+    # take 40 and 80 minutes and are run one at a time.
+    minutes = "_".join(f"{b:g}" for b in size["budgets"])
+    name = f"search_quality_{minutes}min" if args.budgets else "search_quality"
+    report = common.Report(name, f"7. Search quality at equal wall time ({minutes.replace('_', ' and ')} min)", args)
     rows = [run_arm(work, arm, budget, seed, size)
             for budget in size["budgets"] for seed in size["seeds"] for arm in size["arms"]]
     summarize(report, rows, size)

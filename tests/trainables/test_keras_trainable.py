@@ -70,3 +70,25 @@ def test_a_quarter_epoch_report_comes_first_without_a_checkpoint(ray_local, tiny
     assert len(list(Path(result.path).glob("checkpoint_*"))) == 2
     # The quarter epoch trained a quarter of the batches: 180 digits, batch 32 -> 6 steps, 2 of them.
     assert progress["epoch_time_s"].iloc[0] < progress["epoch_time_s"].iloc[1]
+
+
+def test_every_checkpoint_holds_batchnorm_statistics_of_its_own_weights(ray_local, tiny_data, tmp_path):
+    """The moving statistics a checkpoint validated with are those of its final weights (precise BN)."""
+    import keras
+    import numpy as np
+
+    from trainables.models import PRECISE_BN_IMAGES
+
+    config = {**PRESETS["2x-doubled-conv-layers"], "conv_batchnorm": "after_conv", "batch_size": 64}
+    trainable = tune.with_parameters(train_keras, data=tiny_data.for_search(), build=build_cnn, max_epochs=1)
+    tuner = tune.Tuner(tune.with_resources(trainable, {"cpu": 1}), param_space=config,
+                       run_config=tune.RunConfig(name="precise-bn", storage_path=str(tmp_path), verbose=0))
+    (result,) = tuner.fit()
+    with result.checkpoint.as_directory() as directory:
+        model, _ = load_checkpoint(directory)
+    first_bn = next(l for l in model.layers if isinstance(l, keras.layers.BatchNormalization))
+    sample = tiny_data.x_train[:PRECISE_BN_IMAGES]
+    inputs = keras.Model(model.input, first_bn.input)(sample, training=True).numpy()
+    # An exponential average over the epoch's 3 steps would still hold most of Keras' initial (0, 1).
+    np.testing.assert_allclose(first_bn.moving_mean.numpy(), inputs.mean(axis=(0, 1, 2)), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(first_bn.moving_variance.numpy(), inputs.var(axis=(0, 1, 2)), rtol=1e-2, atol=1e-4)

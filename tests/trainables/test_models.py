@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from search_spaces.cnn import PRESETS
-from trainables.models import build_cnn, schedule_callbacks
+from trainables.models import BN_MOMENTUM, build_cnn, refresh_batchnorm, schedule_callbacks
 
 
 def layer_types(model):
@@ -48,3 +48,46 @@ def test_schedules_follow_the_notes():
     assert (plateau.monitor, plateau.patience, plateau.factor) == ("val_loss", 3, 0.5)
     (exponential,) = schedule_callbacks({"lr_schedule": "exponential", "learning_rate": 1e-3})
     assert exponential.schedule(10) == pytest.approx(1e-3 * 0.95**10)
+
+
+def test_batchnorm_refresh_sets_moving_statistics_to_the_samples():
+    config = {**PRESETS["2x-doubled-conv-layers"], "conv_batchnorm": "after_conv"}
+    model = build_cnn(config)
+    images = np.random.default_rng(1).integers(0, 255, (64, 28, 28, 1)).astype("uint8")
+    first_bn = next(l for l in model.layers if isinstance(l, keras.layers.BatchNormalization))
+    assert np.allclose(first_bn.moving_mean.numpy(), 0)  # Keras' initial statistics
+    # The first BN follows two convs and no dropout: its training-mode input is deterministic.
+    inputs = keras.Model(model.input, first_bn.input)(images, training=True).numpy()
+    assert refresh_batchnorm(model, images) == sum(isinstance(l, keras.layers.BatchNormalization) for l in model.layers)
+    np.testing.assert_allclose(first_bn.moving_mean.numpy(), inputs.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(first_bn.moving_variance.numpy(), inputs.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-5)
+    assert first_bn.momentum == BN_MOMENTUM  # restored for training
+
+
+def test_batchnorm_refresh_leaves_a_net_without_batchnorm_alone():
+    config = {**PRESETS["baseline-cnn"], "dense_batchnorm": False}
+    model = build_cnn(config)
+    weights = [w.copy() for w in model.get_weights()]
+    assert refresh_batchnorm(model, np.zeros((8, 28, 28, 1), "uint8")) == 0
+    for before, after in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("name", ["baseline-cnn", "notes-final"])
+def test_the_first_training_step_is_traced_once(name):
+    """Variables created inside the first traced step make TensorFlow trace it twice."""
+    model = build_cnn(PRESETS[name])
+    traced = []
+    step = model.train_step
+    model.train_step = lambda data: traced.append(1) or step(data)
+    images = np.zeros((64, 28, 28, 1), "uint8")
+    model.fit(images, np.zeros(64, "int64"), batch_size=32, epochs=1, verbose=0)
+    assert len(traced) == 1
+
+
+def test_mlp_training_state_is_built_too():
+    from search_spaces.mlp import PRESETS as MLP_PRESETS
+    from trainables.models import build_mlp
+
+    model = build_mlp(next(iter(MLP_PRESETS.values())))
+    assert model.optimizer.built and len(model.optimizer.variables) > 1
