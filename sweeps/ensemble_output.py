@@ -95,9 +95,13 @@ def staged(out):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    # The old outputs step aside before the new ones move in, and go only after: a crash between
+    # the two renames leaves them beside ``out``, never lost.
+    previous = out.with_name(f".{out.name}.previous-{os.getpid()}")
     if out.exists():
-        shutil.rmtree(out)
+        os.replace(out, previous)
     os.replace(staging, out)
+    shutil.rmtree(previous, ignore_errors=True)
 
 
 def write(out, report, plan, results, args, weights):

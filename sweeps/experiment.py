@@ -57,6 +57,19 @@ def _filesystem(path):
     return pafs.LocalFileSystem(), str(Path(path).resolve())
 
 
+def replace_atomically(path, write):
+    """``write(tmp)`` to a sibling temporary file, then move it onto ``path`` in one step: a reader,
+    or a crash half-way, finds the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def write_text(path, text):
     fs, fs_path = _filesystem(path)
     fs.create_dir(fs_path.rsplit("/", 1)[0], recursive=True)

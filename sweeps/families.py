@@ -4,17 +4,11 @@ In the manner of Syne Tune's benchmark definitions, a family is a small typed
 record; the Tuner assembly in ``sweeps/tuner.py`` works from it alone.
 """
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from search_spaces import cnn, mlp, svm
-
-
-def resolve(reference):
-    """'package.module:name' -> the object; keeps TensorFlow out of start-up until a trial needs it."""
-    module, _, name = reference.partition(":")
-    return getattr(importlib.import_module(module), name)
+from trainables import resolve
 
 
 @dataclass(frozen=True)

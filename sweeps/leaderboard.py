@@ -139,12 +139,14 @@ def export(board, out_dir):
     """Write leaderboard.parquet, .csv, .json and .md into ``out_dir``; returns the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"leaderboard.{ext}" for ext in ("parquet", "csv", "json", "md")]
-    parquet_ready(board).to_parquet(paths[0], index=False)
-    board.to_csv(paths[1], index=False)
-    board.to_json(paths[2], orient="records", indent=1)
-    paths[3].write_text(board.to_markdown(index=False, floatfmt=".4f") + "\n")
-    return paths
+    writers = {
+        "parquet": lambda tmp: parquet_ready(board).to_parquet(tmp, index=False),
+        "csv": lambda tmp: board.to_csv(tmp, index=False),
+        "json": lambda tmp: board.to_json(tmp, orient="records", indent=1),
+        "md": lambda tmp: tmp.write_text(board.to_markdown(index=False, floatfmt=".4f") + "\n"),
+    }
+    # Each file is replaced whole: a crash mid-export leaves the previous leaderboard readable.
+    return [experiment.replace_atomically(out_dir / f"leaderboard.{ext}", write) for ext, write in writers.items()]
 
 
 def summary(board, top=10):

@@ -43,19 +43,15 @@ tr.rank1 td { font-weight: 600; } img { max-width: 100%; display: block; margin:
 """
 
 
-def write(paths, out_dir, board=None):
-    """Write ``out_dir/report.html`` for the experiments at ``paths``; returns its path."""
-    if board is None:
-        from sweeps import leaderboard
-
-        board = leaderboard.build(*paths)
+def write(paths, out_dir, board):
+    """Write ``out_dir/report.html`` for the experiments at ``paths`` and their leaderboard; returns its path."""
     out = Path(out_dir) / FILENAME
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(paths, board), encoding="utf-8")
-    return out
+    page = render(paths, board)  # drawn before the old report is touched
+    return experiment.replace_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
-def write_or_warn(paths, out_dir, board=None):
+def write_or_warn(paths, out_dir, board):
     """``write``, but a report that fails to draw only warns: the sweep's leaderboard is what matters."""
     try:
         return [write(paths, out_dir, board)]

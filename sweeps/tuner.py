@@ -253,6 +253,10 @@ WORKER_ENV = {
 }
 
 
+def joins_cluster(args):
+    return bool(args.address or os.environ.get("RAY_ADDRESS"))  # set for drivers run by `ray job submit`
+
+
 def start_ray(args):
     """Connect to (or start) Ray; returns the dashboard address, when there is one."""
     import ray
@@ -260,12 +264,37 @@ def start_ray(args):
     if ray.is_initialized():
         return None
     runtime_env = {"env_vars": WORKER_ENV}
-    if args.address or os.environ.get("RAY_ADDRESS"):  # set for drivers run by `ray job submit`
+    if joins_cluster(args):
         context = ray.init(address=args.address, runtime_env=runtime_env)
     else:
         # "local": a Ray of our own, never a stray `ray start` instance found on the machine.
         context = ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", runtime_env=runtime_env)
     return context.dashboard_url
+
+
+def unmet_resources(nodes, cpus, gpus):
+    """The flag and message for per-trial resources no node has, or None when some node has them."""
+    if any(n.get("CPU", 0) >= cpus and n.get("GPU", 0) >= gpus for n in nodes):
+        return None
+    most_cpus = max((n.get("CPU", 0) for n in nodes), default=0)
+    most_gpus = max((n.get("GPU", 0) for n in nodes), default=0)
+    if most_cpus < cpus:
+        return f"--cpus-per-trial {cpus:g}: no node has {cpus:g} CPUs (the most is {most_cpus:g})"
+    return f"--gpus-per-trial {gpus:g}: no node has {gpus:g} GPUs (the most is {most_gpus:g})"
+
+
+def check_resources(args):
+    """A trial that no node can ever hold would wait out the whole budget: refuse it on this
+    machine; on a cluster the autoscaler may add such a node, so say that the sweep waits for it."""
+    import ray
+
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    problem = unmet_resources(nodes, args.cpus_per_trial, args.gpus_per_trial)
+    if problem is None:
+        return
+    if not joins_cluster(args):
+        raise UserError(f"{problem} on this machine; a trial could never start")
+    print(f"note: {problem} in the cluster now; trials wait until the autoscaler adds one", file=sys.stderr)
 
 
 def allow_pending_trials(args):
@@ -295,6 +324,7 @@ def run_sweep(definition, args):
     sizes = data.sizes()
     print(f"data: {data.source} train={sizes['train']} val={sizes['val']} test={sizes['test']} (fingerprint {data.fingerprint})")
     dashboard = start_ray(args)
+    check_resources(args)
     if dashboard:
         print(f"Ray dashboard: http://{dashboard}")
     allow_pending_trials(args)
@@ -334,6 +364,11 @@ def run_cli(definition, argv=None):
 
     print(leaderboard.summary(board, top=10))
     print("leaderboard:", *[str(p) for p in written], sep="\n  ")
+    if board.empty or board["best_val_accuracy"].isna().all():
+        # Ran, but learned nothing: every trial failed or none started. Never a success.
+        print(f"{parser.prog}: error: no trial reported a result in {path}; each failed trial's "
+              "error.txt is in its directory", file=sys.stderr)
+        return 1
     if args.ensemble:
         from sweeps import refit
 

@@ -13,17 +13,17 @@ them. A member that only fits a few lucky holdout digits wins in few bags.
 """
 
 import numpy as np
+from sklearn import metrics
 
 EPSILON = 1e-12
 
 
 def accuracy(probabilities, labels):
-    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
+    return float(metrics.accuracy_score(labels, np.argmax(probabilities, axis=1)))
 
 
 def log_loss(probabilities, labels):
-    picked = probabilities[np.arange(len(labels)), labels]
-    return float(-np.mean(np.log(np.clip(picked, EPSILON, 1.0))))
+    return float(metrics.log_loss(labels, probabilities, labels=np.arange(np.shape(probabilities)[1])))
 
 
 def average(member_probabilities, weights=None):
@@ -42,18 +42,26 @@ def greedy_selection(member_probabilities, labels, rounds=None):
     total = np.zeros_like(stacked[0])
     history, best = [], (-1.0, 0.0, None)
     for step in range(1, rounds + 1):
-        scores = [
-            (accuracy((total + stacked[m]) / step, labels), -log_loss((total + stacked[m]) / step, labels), -m)
-            for m in range(members)
-        ]
-        choice = -max(scores)[2]
+        correct, loss = _with_each_member(total, stacked, step, labels)
+        # Most accurate; log loss breaks ties, then the lower index.
+        choice = int(np.lexsort((np.arange(members), loss, -correct))[0])
         total += stacked[choice]
         counts[choice] += 1
-        score = scores[choice][:2]
-        history.append({"round": step, "member": int(choice), "accuracy": score[0], "log_loss": -score[1]})
+        score = (float(correct[choice]), -float(loss[choice]))
+        history.append({"round": step, "member": choice, "accuracy": score[0], "log_loss": -score[1]})
         if score > best[:2]:
             best = (*score, counts.copy())
     return best[2], history
+
+
+def _with_each_member(total, stacked, step, labels):
+    """Accuracy and log loss of the running ensemble with each member added, all members at once:
+    selection's inner loop (members x rounds x bags), where one scikit-learn call per candidate
+    would cost more than the whole selection."""
+    candidates = (total[None] + stacked) / step
+    correct = (candidates.argmax(axis=2) == labels).mean(axis=1)
+    picked = candidates[:, np.arange(len(labels)), labels]
+    return correct, -np.log(np.clip(picked, EPSILON, 1.0)).mean(axis=1)
 
 
 def bagged_selection(member_probabilities, labels, bags=20, fraction=0.5, seed=0, rounds=None):
@@ -78,5 +86,6 @@ def accuracy_by_size(member_probabilities, labels):
 
 
 def per_class_errors(probabilities, labels, classes=10):
-    wrong = np.argmax(probabilities, axis=1) != labels
-    return np.bincount(labels[wrong], minlength=classes).tolist()
+    """Misclassified digits of each true class."""
+    confusion = metrics.confusion_matrix(labels, np.argmax(probabilities, axis=1), labels=np.arange(classes))
+    return (confusion.sum(axis=1) - np.diag(confusion)).tolist()

@@ -38,7 +38,7 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     configure_tensorflow(max(1, int(cpus)))
     import keras
 
-    from sweeps.families import resolve
+    from trainables import resolve
     from trainables.models import schedule_callbacks
 
     keras.utils.set_random_seed(seed)

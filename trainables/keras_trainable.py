@@ -27,9 +27,9 @@ import time
 import zlib
 from pathlib import Path
 
+import keras
 import ray
 from ray import tune
-from ray.tune.integration.keras import TuneReportCheckpointCallback
 
 MODEL_FILE = "model.keras"
 STATE_FILE = "trial_state.json"
@@ -43,8 +43,10 @@ def configure_tensorflow(cpus=None):
     """Match TensorFlow's thread pools to the trial's CPUs; must run before the first TF op."""
     import tensorflow as tf
 
+    from trainables import gpu
+
+    assigned = ray.get_runtime_context().get_assigned_resources() if ray.is_initialized() else {}
     if cpus is None:
-        assigned = ray.get_runtime_context().get_assigned_resources() if ray.is_initialized() else {}
         cpus = max(1, int(assigned.get("CPU", 1)))
     # A reused worker traces a new model for every trial; TensorFlow's "excessive retracing"
     # warning counts those across trials and means nothing here.
@@ -52,8 +54,8 @@ def configure_tensorflow(cpus=None):
     try:
         tf.config.threading.set_intra_op_parallelism_threads(cpus)
         tf.config.threading.set_inter_op_parallelism_threads(min(cpus, 2))
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)
+        gpu_ids = ray.get_gpu_ids() if ray.is_initialized() and assigned.get("GPU") else []
+        gpu.configure(tf, tf.config.list_physical_devices("GPU"), assigned.get("GPU"), gpu_ids)
     except RuntimeError:
         pass  # TF already started in this process (a reused worker): its pools stay as they are.
     return cpus
@@ -64,11 +66,12 @@ def trial_seed(config, base_seed):
     return (zlib.crc32(json.dumps(config, sort_keys=True, default=str).encode()) + base_seed) % 2**31
 
 
-class EpochReporter(TuneReportCheckpointCallback):
-    """Ray's Keras report callback, plus fractional-epoch reports, timing and the trial state in each checkpoint."""
+class EpochReporter(keras.callbacks.Callback):
+    """Reports to Tune (its public ``tune.report``) at every epoch end with a checkpoint of the model and
+    the trial state, and at fractional epochs without one; times the trial's fixed cost."""
 
     def __init__(self, config, seed, report_at=(), validation=None, started=None, bn_images=None):
-        super().__init__(metrics=REPORTED, checkpoint_on="epoch_end", report_metrics_on="epoch_end")
+        super().__init__()
         self._state = {"config": config, "seed": seed}
         self._bn_images = bn_images
         self._pending = sorted(point for point in report_at if point != int(point))
@@ -83,7 +86,6 @@ class EpochReporter(TuneReportCheckpointCallback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._epoch_started = self._last_step = time.perf_counter()
-        super().on_epoch_begin(epoch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
@@ -115,13 +117,16 @@ class EpochReporter(TuneReportCheckpointCallback):
         val = self.model.evaluate(x_val, y_val, verbose=0, return_dict=True)
         logs = {**(logs or {}), **{f"val_{k}": v for k, v in val.items()}}
         logs.update(self._extra(point, time.perf_counter() - self._epoch_started))
-        tune.report(self._get_reported_metrics(logs))
+        tune.report(self._reported(logs))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         logs.update(self._extra(float(epoch + 1), time.perf_counter() - self._epoch_started))
         self._state["epoch"] = epoch + 1
-        super().on_epoch_end(epoch, logs)
+        with tempfile.TemporaryDirectory() as directory:
+            self.model.save(Path(directory, MODEL_FILE))
+            Path(directory, STATE_FILE).write_text(json.dumps(self._state, indent=2, default=str))
+            tune.report(self._reported(logs), checkpoint=tune.Checkpoint.from_directory(directory))
 
     def _extra(self, point, epoch_time_s):
         extra = {
@@ -139,24 +144,14 @@ class EpochReporter(TuneReportCheckpointCallback):
         median = statistics.median(steady) if steady else 0.0
         return max(0.0, time.perf_counter() - self._trial_started - median * self._steps_done)
 
-    def _get_reported_metrics(self, logs):
+    @staticmethod
+    def _reported(logs):
         # fixed_cost_s is in the first report only.
         return {name: logs[name] for name in REPORTED if name in logs}
-
-    def _handle(self, logs, when):
-        # Ray's own handler saves through the deprecated TensorflowCheckpoint;
-        # a plain tune.Checkpoint directory holds the model and the trial state.
-        metrics = self._get_reported_metrics(logs)
-        with tempfile.TemporaryDirectory() as directory:
-            self.model.save(Path(directory, MODEL_FILE))
-            Path(directory, STATE_FILE).write_text(json.dumps(self._state, indent=2, default=str))
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
 
 
 def load_checkpoint(checkpoint_dir):
     """(model, trial state) from a checkpoint directory this trainable wrote."""
-    import keras
-
     checkpoint_dir = Path(checkpoint_dir)
     state = json.loads((checkpoint_dir / STATE_FILE).read_text())
     return keras.models.load_model(checkpoint_dir / MODEL_FILE), state
@@ -169,8 +164,6 @@ def train_keras(config, data, build, max_epochs, base_seed=0, report_at=()):
     """
     started = time.perf_counter()
     configure_tensorflow()
-    import keras
-
     from trainables.models import PRECISE_BN_IMAGES, schedule_callbacks
 
     # This worker may have run another trial: drop its model and graph. Without the full garbage

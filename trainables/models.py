@@ -44,18 +44,24 @@ def _input_stage(config):
     return inputs, x
 
 
+def initializer(config, part):
+    """The kernel initializer of ``part`` ("conv" or "dense"); configs written before the two were
+    separate have one ``initializer`` for both, and still build the network they described."""
+    return config.get(f"{part}_initializer") or config["initializer"]
+
+
 def _dense_head(x, config):
     """Dense -> (BatchNorm) -> activation -> Dropout, as the notes' heads."""
     units = [config["dense_units_1"], config.get("dense_units_2")]
     for width in units[: config["dense_layers"]]:
         if config["dense_batchnorm"]:
-            x = layers.Dense(width, kernel_initializer=config["initializer"])(x)
+            x = layers.Dense(width, kernel_initializer=initializer(config, "dense"))(x)
             x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
             x = layers.Activation(config["activation"])(x)
         else:
             x = layers.Dense(
                 width, activation=config["activation"],
-                kernel_initializer=config["initializer"],
+                kernel_initializer=initializer(config, "dense"),
             )(x)
         if config["dense_dropout"] > 0:
             x = layers.Dropout(config["dense_dropout"])(x)
@@ -91,7 +97,7 @@ def build_training_state(model):
 def _conv(x, filters, config, kernel=3, strides=1):
     x = layers.Conv2D(
         filters, kernel, strides=strides, padding="same",
-        activation=config["activation"], kernel_initializer=config["initializer"],
+        activation=config["activation"], kernel_initializer=initializer(config, "conv"),
     )(x)
     if config["conv_batchnorm"] == "after_conv":
         x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)

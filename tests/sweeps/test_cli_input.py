@@ -109,3 +109,36 @@ def test_limit_beyond_the_data_is_refused():
 
     with pytest.raises(UserError, match="--limit 6000 is more than the 5000 digits"):
         load_data(limit=6000)
+
+
+def test_resources_no_node_has_are_named_by_flag():
+    from sweeps.tuner import unmet_resources
+
+    laptop = [{"CPU": 2.0, "memory": 1e10}]
+    assert unmet_resources(laptop, 1, 0) is None
+    assert unmet_resources(laptop, 8, 0) == "--cpus-per-trial 8: no node has 8 CPUs (the most is 2)"
+    assert unmet_resources(laptop, 1, 1) == "--gpus-per-trial 1: no node has 1 GPUs (the most is 0)"
+    cluster = [{"CPU": 0.0}, {"CPU": 8.0, "GPU": 1.0}]  # a CPU-less head and one GPU worker
+    assert unmet_resources(cluster, 8, 0.25) is None and unmet_resources(cluster, 4, 2) is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags", [["--cpus-per-trial", "8"], ["--gpus-per-trial", "1"]])
+def test_resources_this_machine_never_has_exit_2_before_anything_is_written(flags, ray_local, tmp_path, capsys):
+    from sweeps.tuner import run_cli
+    from tests.conftest import sweep_args
+
+    assert run_cli(CNN, sweep_args(tmp_path, "never", *flags)) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"cnn_search.py: error: {flags[0]} ") and "could never start" in line
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.slow
+def test_a_sweep_in_which_no_trial_reported_is_not_a_success(ray_local, tmp_path, capsys):
+    from sweeps.tuner import run_cli
+    from tests.conftest import sweep_args
+
+    # A budget of one second ends the sweep before any trial's first report.
+    assert run_cli(CNN, sweep_args(tmp_path, "nothing", "--time-budget-min", "0.017", "--num-samples", "2")) == 1
+    assert "no trial reported a result" in capsys.readouterr().err

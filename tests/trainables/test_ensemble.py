@@ -26,6 +26,7 @@ def test_accuracy_log_loss_and_per_class_errors():
     probabilities = one_hot([0, 1, 1, 2])
     assert combine.accuracy(probabilities, LABELS) == 0.5
     assert combine.log_loss(one_hot([0, 1, 2, 0], confidence=1.0), LABELS) == pytest.approx(0.0, abs=1e-9)
+    assert combine.log_loss(one_hot([0, 1, 2, 0], confidence=0.5), LABELS) == pytest.approx(-np.log(0.5))
     assert combine.per_class_errors(probabilities, LABELS, classes=3) == [1, 0, 1]
 
 
@@ -45,7 +46,7 @@ def test_greedy_selection_picks_the_complementary_members():
     assert len(history) == 4
 
 
-def test_greedy_selection_may_repeat_a_member():
+def test_greedy_selection_keeps_the_best_prefix_when_adding_only_hurts():
     best = one_hot([0, 1, 2, 0])
     worse = one_hot([0, 1, 1, 1], confidence=0.95)
     counts, _ = combine.greedy_selection([worse, best], LABELS, rounds=3)
