@@ -8,6 +8,7 @@ know what the experiment was.
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -34,8 +35,11 @@ def check_storage(storage):
     existing = next((p for p in (path, *path.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
         raise UserError(f"--storage {storage}: {existing} is a file, not a directory")
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"--storage {storage}: {existing} cannot be written (permission denied)")
+    if existing is not None:
+        try:  # a probe, not os.access: root passes every permission check, not a read-only disk
+            tempfile.TemporaryFile(dir=existing).close()
+        except OSError as error:
+            raise UserError(f"--storage {storage}: {existing} cannot be written ({error.strerror})") from None
     return resolved
 
 
