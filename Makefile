@@ -22,4 +22,4 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) results leaderboards .pytest_cache
+	rm -rf $(VENV) .venv-py310 results leaderboards .pytest_cache
