@@ -253,6 +253,12 @@ WORKER_ENV = {
 }
 
 
+def quiet_tensorflow(args):
+    """Without GPUs asked for, TensorFlow's "failed call to cuInit" (an ERROR-level line on every
+    machine without CUDA) is noise: only fatal messages then. With GPUs, its errors stay visible."""
+    return {} if args.gpus_per_trial or os.environ.get("TF_CPP_MIN_LOG_LEVEL") else {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
 def joins_cluster(args):
     return bool(args.address or os.environ.get("RAY_ADDRESS"))  # set for drivers run by `ray job submit`
 
@@ -263,7 +269,8 @@ def start_ray(args):
 
     if ray.is_initialized():
         return None
-    runtime_env = {"env_vars": WORKER_ENV}
+    runtime_env = {"env_vars": {**WORKER_ENV, **quiet_tensorflow(args)}}
+    os.environ.update(quiet_tensorflow(args))  # the driver imports TensorFlow too (library, refit)
     if joins_cluster(args):
         context = ray.init(address=args.address, runtime_env=runtime_env)
     else:

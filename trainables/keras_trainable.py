@@ -21,6 +21,7 @@ overhead that cheap rungs must not drown in is measured in every sweep.
 """
 
 import json
+import logging
 import statistics
 import tempfile
 import time
@@ -163,6 +164,8 @@ def train_keras(config, data, build, max_epochs, base_seed=0, report_at=()):
     ``report_at``: fractional epochs (0.25, ...) to report at besides every epoch end.
     """
     started = time.perf_counter()
+    # Ray logs "Checkpoint successfully created at ..." for every epoch of every trial.
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     configure_tensorflow()
     from trainables.models import PRECISE_BN_IMAGES, schedule_callbacks
 
