@@ -104,7 +104,7 @@ def _conv(x, filters, config, kernel=3, strides=1):
     return x
 
 
-def _conv_block(x, filters, config, downsample):
+def _conv_block(x, filters, config, downsample, dropout=True):
     for _ in range(config["convs_per_block"]):
         x = _conv(x, filters, config)
     if config["conv_batchnorm"] == "after_block":
@@ -113,7 +113,7 @@ def _conv_block(x, filters, config, downsample):
         x = layers.MaxPool2D(2)(x)
     elif downsample == "conv5s2":
         x = _conv(x, filters, config, kernel=5, strides=2)
-    if config["conv_dropout"] > 0:
+    if dropout and config["conv_dropout"] > 0:
         x = layers.Dropout(config["conv_dropout"])(x)
     return x
 
@@ -129,7 +129,9 @@ def build_cnn(config):
     """Build and compile the CNN that ``config`` (a search_spaces.cnn config) describes."""
     inputs, x = _input_stage(config)
     for block in range(1, config["conv_blocks"] + 1):
-        x = _conv_block(x, config[f"filters_{block}"], config, block_downsample(config, block))
+        # As in the notes' two global-pooling nets: no dropout between the last block and the pool.
+        dropout = block < config["conv_blocks"] or config["head"] == "flatten"
+        x = _conv_block(x, config[f"filters_{block}"], config, block_downsample(config, block), dropout)
     x = HEADS[config["head"]]()(x)
     return _compile(keras.Model(inputs, _dense_head(x, config), name="cnn"), config)
 

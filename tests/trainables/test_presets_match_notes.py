@@ -8,7 +8,8 @@ dropout rate, and the models by parameter count.
 
 import keras
 import pytest
-from keras.layers import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, Input, MaxPool2D, ReLU)
+from keras.layers import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, Input,
+                          MaxPool2D, ReLU)
 
 from search_spaces.cnn import PRESETS
 from trainables.models import build_cnn
@@ -50,11 +51,24 @@ def notes_final():  # "Ensamble of 10 CNNs": the member
     return keras.Model(inputs, Dense(10, activation="softmax")(x))
 
 
+def notes_global_avg_pool():  # "CNN" with GlobalAveragePooling2D: no dropout before the pool
+    inputs = Input((28, 28, 1))
+    x = inputs
+    for filters in (32, 64, 128):
+        x = Conv2D(filters, 3, activation="relu", padding="same")(x)
+        x = BatchNormalization()(Conv2D(filters, 3, activation="relu", padding="same")(x))
+        if filters < 128:
+            x = Dropout(0.2)(MaxPool2D(2)(x))
+    x = head(GlobalAveragePooling2D()(x), 64, "he_normal", 0.2)
+    return keras.Model(inputs, Dense(10, activation="softmax")(x))
+
+
 NOTES = {
     "baseline-cnn": notes_baseline_cnn,
     "2x-doubled-conv-layers": notes_doubled_conv,
     "he-uniform": lambda: notes_doubled_conv("he_uniform", "he_uniform"),
     "notes-final": notes_final,
+    "global-avg-pool": notes_global_avg_pool,
 }
 SKIPPED = ("InputLayer", "Rescaling", "RandomRotation", "RandomZoom", "RandomTranslation", "ReLU", "Activation")
 
