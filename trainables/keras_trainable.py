@@ -42,13 +42,23 @@ REPORTED = [
 ]
 
 
+def assigned_resources():
+    """What Ray gave this task or trial ({"CPU": 1, "GPU": 0.25}); {} in a driver, which has none."""
+    if not ray.is_initialized():
+        return {}
+    try:
+        return ray.get_runtime_context().get_assigned_resources()
+    except AssertionError:  # Ray asserts worker mode: the driver (the library ensemble, a benchmark)
+        return {}
+
+
 def configure_tensorflow(cpus=None):
     """Match TensorFlow's thread pools to the trial's CPUs; must run before the first TF op."""
     import tensorflow as tf
 
     from trainables import gpu
 
-    assigned = ray.get_runtime_context().get_assigned_resources() if ray.is_initialized() else {}
+    assigned = assigned_resources()
     if cpus is None:
         cpus = max(1, int(assigned.get("CPU", 1)))
     # A reused worker traces a new model for every trial; TensorFlow's "excessive retracing"
