@@ -102,7 +102,7 @@ def main(argv=None):
     report.note("Every preset", common.table(rows, [
         "preset", "first step s (traced twice)", "first step s (state built)", "ratio",
         "clear_session s (full gc)", "clear_session s (no gc)", "val at 1/4 epoch", "same, precise BN"]))
-    report.note("Setup", f"Embedded digits, --test-fraction 0.3 (3,500 train, 750 validation); one thread; "
+    report.note("Setup", f"Embedded digits, --test-fraction 0.3 (2,750 train, 750 validation); one thread; "
                 f"median of {size['repeat']} for each time; first step on batches of 128; quarter epoch at the "
                 "preset's batch size, seed 0; precise BN from the first 256 training digits.")
     return report.finish()
