@@ -269,8 +269,9 @@ def start_ray(args):
 
     if ray.is_initialized():
         return None
-    runtime_env = {"env_vars": {**WORKER_ENV, **quiet_tensorflow(args)}}
-    os.environ.update(quiet_tensorflow(args))  # the driver imports TensorFlow too (library, refit)
+    quiet = quiet_tensorflow(args)
+    runtime_env = {"env_vars": {**WORKER_ENV, **quiet}}
+    os.environ.update(quiet)  # the driver imports TensorFlow too (library, refit)
     if joins_cluster(args):
         context = ray.init(address=args.address, runtime_env=runtime_env)
     else:

@@ -32,10 +32,12 @@ import keras
 import ray
 from ray import tune
 
+from trainables.models import PRECISE_BN_IMAGES, refresh_batchnorm, schedule_callbacks
+
 MODEL_FILE = "model.keras"
-FULL_COLLECT_EVERY = 10
-_trials_in_worker = 0
 STATE_FILE = "trial_state.json"
+FULL_COLLECT_EVERY = 10  # trials of a reused worker between full garbage collections
+_trials_in_worker = 0
 REPORTED = [
     "val_accuracy", "val_loss", "accuracy", "loss", "epoch", "epoch_time_s", "num_params", "learning_rate",
     "fixed_cost_s",
@@ -119,8 +121,6 @@ class EpochReporter(keras.callbacks.Callback):
 
     def _refresh_batchnorm(self):
         if self._bn_images is not None:
-            from trainables.models import refresh_batchnorm
-
             refresh_batchnorm(self.model, self._bn_images)
 
     def _report_fraction(self, point, logs):
@@ -179,8 +179,6 @@ def train_keras(config, data, build, max_epochs, base_seed=0, report_at=()):
     # Ray logs "Checkpoint successfully created at ..." for every epoch of every trial.
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     configure_tensorflow()
-    from trainables.models import PRECISE_BN_IMAGES, schedule_callbacks
-
     # This worker may have run another trial: drop its model and graph. The full garbage collection
     # that clear_session runs by default cost 0.35-0.55 s, on every trial's critical path; here it
     # runs every FULL_COLLECT_EVERY trials of a worker, which bounds what the collector's own
