@@ -150,8 +150,8 @@ def resume_settings(args, definition, given):
             option = "--" + flag.replace("_", "-")
             raise UserError(f"--resume takes every setting from {path}: {option} {getattr(args, flag)} "
                             f"differs from the experiment's {recorded[flag]}; leave {option} out")
-    for flag, value in recorded.items():
-        if flag not in RESUME_FLAGS and hasattr(args, flag):
+    for flag, value in recorded.items():  # derived ones too (job_budget_min: the whole job's budget)
+        if flag not in RESUME_FLAGS:
             setattr(args, flag, value)
 
 

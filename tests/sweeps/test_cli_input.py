@@ -66,11 +66,14 @@ def test_latest_is_the_experiment_started_last_not_the_last_name(tmp_path):
 
 def test_resume_takes_the_recorded_settings_and_refuses_other_ones(tmp_path):
     parser = build_parser(CNN)
-    recorded = {**vars(parser.parse_args([])), "gpus_per_trial": 0.5, "max_epochs": 12, "seed": 3}
+    recorded = {**vars(parser.parse_args([])), "gpus_per_trial": 0.5, "max_epochs": 12, "seed": 3,
+                "ensemble": True, "time_budget_min": 30.0, "job_budget_min": 60.0}
     recorded.pop("preset_configs", None)
     write_experiment(tmp_path, "cnn-gpu", recorded, 1_000_000)
     args = validated("--resume", "--storage", str(tmp_path))
     assert (args.name, args.gpus_per_trial, args.max_epochs, args.seed) == ("cnn-gpu", 0.5, 12, 3)
+    # The budget was split when the sweep started: the resumed job keeps the split, not a new one.
+    assert (args.ensemble, args.time_budget_min, args.job_budget_min) == (True, 30.0, 60.0)
     args = validated("--resume", "--storage", str(tmp_path), "--max-epochs", "12")  # the same value: fine
     assert args.max_epochs == 12
     with pytest.raises(UserError, match=r"--resume .*--max-epochs 20 differs from the experiment's 12"):
