@@ -2,7 +2,7 @@
 
 Arms, each a fresh ``cnn_search.py`` process with the same ``--time-budget-min`` on this machine:
 (a) this sweep (TPE from rung results, quarter-epoch first rung, Hyperband brackets);
-(b) the earlier design: HyperOpt (random until 20 trials finished), ASHA grace 2, factor 3, 8 epochs;
+(b) the earlier design: HyperOpt (random until 20 trials finished), Ray's own ASHA (grace 2, factor 3, 8 epochs);
 (c) random search with the new scheduler (full mode only);
 (d) the notes' presets in the notes' order, each run to the final horizon with no early stopping.
 Each arm's best config by validation accuracy is retrained from scratch to one final horizon (the
@@ -30,8 +30,8 @@ SIZES = {
 TEST_FRACTION = 0.3
 ARMS = {
     "a": ("this sweep", []),
-    "b": ("earlier design", ["--search", "hyperopt", "--grace-period", "2", "--reduction-factor", "3",
-                             "--brackets", "1", "--max-epochs", "8"]),
+    "b": ("earlier design", ["--search", "hyperopt", "--scheduler", "ray-asha", "--grace-period", "2",
+                             "--reduction-factor", "3", "--brackets", "1", "--max-epochs", "8"]),
     "c": ("random + new scheduler", ["--search", "random"]),
 }
 

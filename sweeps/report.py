@@ -39,15 +39,17 @@ table { border-collapse: collapse; font-size: 12px; white-space: nowrap; }
 th, td { padding: 3px 7px; border-bottom: 1px solid #eee; text-align: right; }
 th { position: sticky; top: 0; background: #f5f5f5; text-align: center; }
 td.text { text-align: left; } tr.preset td { background: #fff3f0; } tr.stopped td { color: #888; }
-tr.rank1 td { font-weight: 600; } img { max-width: 100%; display: block; margin: 8px 0; }
+tr.rank1 td { font-weight: 600; } .live { background: #fff8e1; padding: 6px 12px; border-left: 4px solid #f0a000; } img { max-width: 100%; display: block; margin: 8px 0; }
 """
 
 
-def write(paths, out_dir, board):
-    """Write ``out_dir/report.html`` for the experiments at ``paths`` and their leaderboard; returns its path."""
+def write(paths, out_dir, board, live_every_s=None):
+    """Write ``out_dir/report.html`` for the experiments at ``paths`` and their leaderboard; returns its path.
+
+    ``live_every_s``: the sweep is still running; the page says so and reloads itself that often."""
     out = Path(out_dir) / FILENAME
     out.parent.mkdir(parents=True, exist_ok=True)
-    page = render(paths, board)  # drawn before the old report is touched
+    page = render(paths, board, live_every_s)  # drawn before the old report is touched
     return experiment.replace_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
@@ -82,7 +84,7 @@ def load_ensemble(path, kind="ensemble"):
     return json.loads(experiment.read_text(target)) if experiment.exists(target) else None
 
 
-def render(paths, board):
+def render(paths, board, live_every_s=None):
     experiments = [_experiment(path) for path in paths]
     sections = [("leaderboard", "Leaderboard", _leaderboard(board))]
     if not board.empty:
@@ -101,9 +103,18 @@ def render(paths, board):
     nav = " ".join(f'<a href="#{key}">{title}</a>' for key, title, _ in sections)
     body = "".join(f'<h2 id="{key}">{title}</h2>\n{content}\n' for key, title, content in sections)
     title = esc("digit-sweep report: " + ", ".join(e["name"] for e in experiments))
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
-            f"<style>{CSS}</style></head><body>\n<h1>{title}</h1>\n{_header(board, experiments)}"
-            f"<nav>{nav}</nav>\n{body}</body></html>\n")
+    return page(title, _header(board, experiments) + f"<nav>{nav}</nav>\n{body}", live_every_s)
+
+
+def page(title, body, live_every_s=None):
+    """The HTML document; while the sweep runs it reloads itself and says so at the top."""
+    reload, banner = "", ""
+    if live_every_s:
+        reload = f'<meta http-equiv="refresh" content="{int(live_every_s)}">'
+        banner = (f'<p class="live">Live: the sweep is running; this page reloads every {int(live_every_s)} s '
+                  f"(last written {time.strftime('%H:%M:%S')}). The final report replaces it when the sweep ends.</p>\n")
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{reload}<title>{title}</title>"
+            f"<style>{CSS}</style></head><body>\n<h1>{title}</h1>\n{banner}{body}</body></html>\n")
 
 
 def _experiment(path):
@@ -220,7 +231,7 @@ def _axes(board):
 
 def decision_points(max_epochs, flags):
     """Where ASHA decides (every bracket), from the experiment's flags; none for FIFO."""
-    if flags.get("scheduler", "asha") != "asha" or not flags.get("grace_period"):
+    if flags.get("scheduler", "asha") == "fifo" or not flags.get("grace_period"):
         return []
     per_bracket = search.milestones(flags["grace_period"], flags.get("reduction_factor", 3), max_epochs,
                                     flags.get("brackets", 1))

@@ -10,6 +10,7 @@ import io
 
 import numpy as np
 import pandas as pd
+from matplotlib import cbook
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
@@ -106,9 +107,11 @@ def _strip(ax, values, accuracy, stopped, preset, rng):
     categories = sorted(values.unique(), key=_category_key)
     positions = {c: i for i, c in enumerate(categories)}
     x = values.map(positions).to_numpy(dtype=float)
-    groups = [accuracy[values == c].to_numpy() for c in categories]
-    ax.boxplot(groups, positions=range(len(categories)), widths=0.5, showfliers=False,
-               medianprops={"color": "C1"}, boxprops={"color": "0.5"}, whiskerprops={"color": "0.5"})
+    # Box statistics per category, drawn with bxp: boxplot() would read equal-sized groups (one
+    # trial each, early in a live sweep) as the columns of one 2-D array, i.e. as a single box.
+    stats = [cbook.boxplot_stats(accuracy[values == c].to_numpy())[0] for c in categories]
+    ax.bxp(stats, positions=range(len(categories)), widths=0.5, showfliers=False,
+           medianprops={"color": "C1"}, boxprops={"color": "0.5"}, whiskerprops={"color": "0.5"})
     jitter = x + rng.uniform(-0.15, 0.15, len(x))
     _points(ax, jitter, accuracy.to_numpy(), stopped, preset)
     ax.set_xticks(range(len(categories)), [str(c) for c in categories],

@@ -7,11 +7,12 @@ per-trial resources, failure retries, resume), and the same leaderboard at the e
 """
 
 import argparse
+import logging
 import os
 import sys
 import time
 
-from sweeps import experiment, search
+from sweeps import console, experiment, search
 from sweeps.families import trainable_of
 from sweeps.refit import REFIT_ON
 from trainables import errors
@@ -28,7 +29,7 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 
 SMOKE = {"num_samples": 4, "max_epochs": 2, "limit": 1000}
 # What --resume may be given besides the experiment: everything else comes from its metadata.
-RESUME_FLAGS = {"resume", "name", "storage", "address"}
+RESUME_FLAGS = {"resume", "name", "storage", "address", "verbose"}
 # --ensemble within a time budget: what the refit keeps. A refit member trains for as many epochs
 # as fit, and on this data accuracy still rises past the sweep's horizon (notes-final: 0.982-0.990
 # at 20 epochs), while the sweep's ranking settles in its first minutes; half is a starting point
@@ -57,8 +58,10 @@ def build_parser(definition):
                         help="how configs after the presets are proposed: Optuna TPE learning from rung results, "
                         "random, or HyperOpt (random until 20 trials finished; the earlier design)")
     search.add_argument("--presets", default="all", help="'all', 'none', or comma-separated preset names that seed the search")
-    search.add_argument("--scheduler", choices=["asha", "fifo"], default="asha",
-                        help="asha: early stopping at rungs; fifo: every trial runs to --max-epochs, presets costliest first")
+    search.add_argument("--scheduler", choices=["asha", "fifo", "ray-asha"], default="asha",
+                        help="asha: early stopping at rungs, at most 1/--reduction-factor of a rung going on; fifo: every "
+                        "trial runs to --max-epochs, presets costliest first; ray-asha: Ray's ASHA as it is, where the "
+                        "first trials at a rung all go on (the earlier design, kept as the benchmark's baseline)")
     search.add_argument("--max-epochs", type=int, default=d.max_epochs, help=f"most {d.time_attr}s a trial runs")
     search.add_argument("--grace-period", type=float, default=d.grace_period,
                         help=f"ASHA: {d.time_attr}s before a trial can first be stopped (bracket 0)"
@@ -89,6 +92,8 @@ def build_parser(definition):
     ensemble.add_argument("--fit-on", choices=REFIT_ON, default="train+val",
                           help="the refit's training digits; 'all' adds the test split (then no test figure)")
     p.add_argument("--smoke-test", action="store_true", help=f"a tiny run: {SMOKE}")
+    p.add_argument("--verbose", action="store_true",
+                   help="Ray's own status tables and every worker's output instead of one progress line")
     return p
 
 
@@ -183,7 +188,7 @@ def make_scheduler(definition, args):
 
 def report_points(definition, args):
     """Fractional epochs the trainable reports at: where ASHA's early brackets decide."""
-    if args.scheduler != "asha" or not definition.fractional_epochs:
+    if args.scheduler == "fifo" or not definition.fractional_epochs:
         return []
     return search.fractional_reports(args.grace_period, args.reduction_factor, args.max_epochs, args.brackets)
 
@@ -225,20 +230,36 @@ def build_tuner(definition, args, data):
             checkpoint_score_order=definition.mode,
         ),
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
-        progress_reporter=progress_reporter(definition),
-        verbose=1,
+        **console_settings(definition, args, live_report(args)),
     )
     return tune.Tuner(trainable, param_space=definition.space, tune_config=tune_config, run_config=run_config)
 
 
-def progress_reporter(definition):
+def live_report(args):
+    from sweeps import leaderboard
+    from sweeps.live_report import LiveReport
+
+    path = experiment.join(args.storage, args.name)
+    return LiveReport(path, leaderboard.default_output(path))
+
+
+def console_settings(definition, args, *callbacks):
+    """RunConfig's output settings: our progress line, or with --verbose Ray's status tables."""
     from ray import tune
 
-    return tune.CLIReporter(
-        metric_columns=[definition.time_attr, definition.metric, "val_loss", "epoch_time_s"],
-        parameter_columns=list(definition.progress_columns),
-        max_report_frequency=30, max_progress_rows=12,
+    if args.verbose:
+        reporter = tune.CLIReporter(
+            metric_columns=[definition.time_attr, definition.metric, "val_loss", "epoch_time_s"],
+            parameter_columns=list(definition.progress_columns),
+            max_report_frequency=30, max_progress_rows=12,
+        )
+        return {"progress_reporter": reporter, "verbose": 1, "callbacks": list(callbacks)}
+    progress = console.SweepProgress(
+        metric=definition.metric, mode=definition.mode, time_attr=definition.time_attr, max_t=args.max_epochs,
+        budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
+        headline=definition.progress_columns[:4],
     )
+    return {"callbacks": [progress, *callbacks], "verbose": 0}
 
 
 # Quiet TensorFlow's C++ chatter and Ray's migration notices in every worker.
@@ -272,11 +293,15 @@ def start_ray(args):
     quiet = quiet_tensorflow(args)
     runtime_env = {"env_vars": {**WORKER_ENV, **quiet}}
     os.environ.update(quiet)  # the driver imports TensorFlow too (library, refit)
+    # Quiet by default: worker output (TensorFlow's start-up lines in every worker) stays in Ray's
+    # session logs; a failed trial still shows, with its error file, on the progress display.
+    output = {"log_to_driver": args.verbose, "logging_level": logging.INFO if args.verbose else logging.ERROR}
     if joins_cluster(args):
-        context = ray.init(address=args.address, runtime_env=runtime_env)
+        context = ray.init(address=args.address, runtime_env=runtime_env, **output)
     else:
         # "local": a Ray of our own, never a stray `ray start` instance found on the machine.
-        context = ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1", runtime_env=runtime_env)
+        context = ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1",
+                           runtime_env=runtime_env, **output)
     return context.dashboard_url
 
 
@@ -331,6 +356,9 @@ def run_sweep(definition, args):
     args.name = args.name or time.strftime(f"{definition.family}-%Y%m%d-%H%M%S")
     sizes = data.sizes()
     print(f"data: {data.source} train={sizes['train']} val={sizes['val']} test={sizes['test']} (fingerprint {data.fingerprint})")
+    os.environ.update(quiet_tensorflow(args))  # read when TensorFlow loads: the driver's too
+    with console.native_stderr_silenced(not args.verbose and not args.gpus_per_trial):
+        import tensorflow  # noqa: F401 - its C++ start-up lines, in the driver, go nowhere
     dashboard = start_ray(args)
     check_resources(args)
     if dashboard:
@@ -339,6 +367,7 @@ def run_sweep(definition, args):
     path = experiment.join(args.storage, args.name)
     if not args.resume:
         experiment.write_metadata(path, definition, args, data)
+    print(f"report (redrawn as results arrive): {leaderboard.default_output(path) / 'report.html'}")
     started = time.perf_counter()
     leaderboard.quiet_analysis_logs()  # Tune's own results at the end of fit() warn the same way
     try:

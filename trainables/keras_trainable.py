@@ -17,9 +17,13 @@ initial values, and the rung would rank that lag instead of what a net learned.
 The first report also carries ``fixed_cost_s``: the time from the trial's
 start to that report less the steady compute of the steps it trained (clearing
 the session, building, tracing, the first validation), so the per-trial
-overhead that cheap rungs must not drown in is measured in every sweep.
+overhead that cheap rungs must not drown in is measured in every sweep; and
+its parts: ``setup_s`` (start to the beginning of fit), ``first_step_s`` (the
+first step, which traces the graph) and ``gc_s`` (time in Python's full garbage
+collections meanwhile, the cause of its rare 15-35 s stalls).
 """
 
+import gc
 import json
 import logging
 import statistics
@@ -36,12 +40,21 @@ from trainables.models import PRECISE_BN_IMAGES, refresh_batchnorm, schedule_cal
 
 MODEL_FILE = "model.keras"
 STATE_FILE = "trial_state.json"
-FULL_COLLECT_EVERY = 10  # trials of a reused worker between full garbage collections
-_trials_in_worker = 0
+_gc = {"seconds": 0.0, "started": None}
 REPORTED = [
     "val_accuracy", "val_loss", "accuracy", "loss", "epoch", "epoch_time_s", "num_params", "learning_rate",
-    "fixed_cost_s",
+    "fixed_cost_s", "setup_s", "first_step_s", "gc_s",
 ]
+
+
+def _time_full_collections(phase, info):
+    """gc callback: seconds spent in full (generation 2) collections, which in a reused worker can
+    stall a trial for 15-35 s (measured; see bench/RESULTS.md, fixed_cost_profile)."""
+    if info["generation"] == 2:
+        if phase == "start":
+            _gc["started"] = time.perf_counter()
+        elif _gc["started"] is not None:
+            _gc["seconds"] += time.perf_counter() - _gc["started"]
 
 
 def assigned_resources():
@@ -96,7 +109,11 @@ class EpochReporter(keras.callbacks.Callback):
         self._steps_done = 0
         self._epoch = 0
         self._epoch_started = self._last_step = 0.0
-        self._fixed_cost = None
+        self._fixed_cost = self._setup = None
+        self._gc_at_start = _gc["seconds"]
+
+    def on_train_begin(self, logs=None):
+        self._setup = time.perf_counter() - self._trial_started  # clear, build, load: before fit runs
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -148,7 +165,8 @@ class EpochReporter(keras.callbacks.Callback):
         }
         if self._fixed_cost is None:
             self._fixed_cost = self._measure_fixed_cost()
-            extra["fixed_cost_s"] = self._fixed_cost
+            extra.update(fixed_cost_s=self._fixed_cost, setup_s=self._setup, first_step_s=self._step_times[0],
+                         gc_s=_gc["seconds"] - self._gc_at_start)
         return extra
 
     def _measure_fixed_cost(self):
@@ -179,13 +197,12 @@ def train_keras(config, data, build, max_epochs, base_seed=0, report_at=()):
     # Ray logs "Checkpoint successfully created at ..." for every epoch of every trial.
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     configure_tensorflow()
-    # This worker may have run another trial: drop its model and graph. The full garbage collection
-    # that clear_session runs by default cost 0.35-0.55 s, on every trial's critical path; here it
-    # runs every FULL_COLLECT_EVERY trials of a worker, which bounds what the collector's own
-    # schedule leaves behind (worker RSS stayed at 2-3 GB over 100-trial sweeps without it).
-    global _trials_in_worker
-    _trials_in_worker += 1
-    keras.utils.clear_session(free_memory=_trials_in_worker % FULL_COLLECT_EVERY == 0)
+    # This worker may have run another trial: drop its model and graph, without the full garbage
+    # collection clear_session runs by default. In a reused Ray worker one costs 5-11 s (measured),
+    # on the trial's critical path; Python's own collections still bound the heap.
+    if _time_full_collections not in gc.callbacks:
+        gc.callbacks.append(_time_full_collections)
+    keras.utils.clear_session(free_memory=False)
     seed = trial_seed(config, base_seed)
     keras.utils.set_random_seed(seed)
     checkpoint = tune.get_checkpoint()

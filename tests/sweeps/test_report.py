@@ -104,3 +104,16 @@ def test_table_cells_are_escaped():
     frame = pd.DataFrame({"name": ["<img src=x onerror=alert(1)>"], "value": [0.5]})
     html = report.table(frame)
     assert "<img" not in html and "&lt;img src=x" in html
+
+
+def test_one_trial_per_category_still_draws_a_box_for_each():
+    """Early in a live sweep a category may hold one trial, or none with a result yet."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    values = pd.Series(["maxpool", "conv5s2", "none"], dtype=object)
+    accuracy = pd.Series([0.9, 0.8, 0.7])
+    flags = np.zeros(3, dtype=bool)
+    report_plots._strip(ax, values, accuracy, flags, flags, np.random.default_rng(0))
+    assert len(ax.get_xticks()) == 3 and len(ax.lines) >= 3  # a median line per box

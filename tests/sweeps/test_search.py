@@ -54,6 +54,55 @@ def test_brackets_are_dealt_in_a_fixed_interleave_in_rays_proportions():
     assert first[:5] == [0, 1, 0, 0, 2]
 
 
+def _decide(scheduler, trial_id, epoch, value):
+    return scheduler.on_trial_result(None, _Trial(trial_id), {"epoch": epoch, "val_accuracy": value})
+
+
+def _one_bracket_scheduler():
+    scheduler = search.make_scheduler("asha", time_attr="epoch", max_t=16, grace_period=1, reduction_factor=4, brackets=1)
+    scheduler.set_search_properties("val_accuracy", "max")
+    return scheduler
+
+
+def test_a_rung_sends_on_at_most_one_in_reduction_factor_of_its_arrivals():
+    """Rising arrivals: Ray's bracket lets every one go on (each beats the cutoff of those before)."""
+    from ray.tune.schedulers.async_hyperband import _Bracket
+
+    rays = _Bracket(1, 16, 4, 0)
+    scheduler = _one_bracket_scheduler()
+    ours, theirs = [], []
+    for i in range(8):
+        scheduler.on_trial_add(None, _Trial(str(i)))
+        ours.append(_decide(scheduler, str(i), 1.0, 0.5 + 0.01 * i))
+        theirs.append(rays.on_result(_Trial(str(i)), 1.0, 0.5 + 0.01 * i))
+    assert theirs.count("CONTINUE") == 8
+    assert ours == ["CONTINUE"] * 8  # each better arrival takes the place of a weaker one ...
+    # ... which is stopped at its next report: two (ceil(8 / 4)) are left on their way to rung 4.
+    still_going = [i for i in range(8) if _decide(scheduler, str(i), 2.0, 0.6) == "CONTINUE"]
+    assert still_going == [6, 7]
+
+
+def test_a_promotion_that_reached_the_next_rung_is_never_taken_back():
+    scheduler = _one_bracket_scheduler()
+    for trial_id in "ab":
+        scheduler.on_trial_add(None, _Trial(trial_id))
+    assert _decide(scheduler, "a", 1.0, 0.6) == "CONTINUE"
+    assert _decide(scheduler, "a", 4.0, 0.8) == "CONTINUE"  # a is at rung 4: its promotion stands
+    assert _decide(scheduler, "b", 1.0, 0.9) == "STOP"  # quota of 2 arrivals is 1, and a holds it
+    assert _decide(scheduler, "a", 5.0, 0.8) == "CONTINUE"
+
+
+def test_a_weaker_arrival_never_displaces_a_stronger_one():
+    scheduler = _one_bracket_scheduler()
+    for trial_id in "abc":
+        scheduler.on_trial_add(None, _Trial(trial_id))
+    assert _decide(scheduler, "a", 1.0, 0.9) == "CONTINUE"
+    assert _decide(scheduler, "b", 1.0, 0.7) == "STOP"  # below the cutoff
+    assert _decide(scheduler, "c", 1.0, 0.95) == "CONTINUE"  # better: takes a's place
+    assert _decide(scheduler, "a", 2.0, 0.9) == "STOP"
+    assert _decide(scheduler, "c", 2.0, 0.95) == "CONTINUE"
+
+
 # --- slow starters -----------------------------------------------------------------------------
 # A leads early and plateaus at 0.90-0.93; B starts low and ends at 0.99, overtaking A at about
 # 3 epochs. Trials run one at a time in this order, so every decision is reproducible.
