@@ -284,15 +284,14 @@ def joins_cluster(args):
     return bool(args.address or os.environ.get("RAY_ADDRESS"))  # set for drivers run by `ray job submit`
 
 
-def start_ray(args):
-    """Connect to (or start) Ray; returns the dashboard address, when there is one."""
+def start_ray(args, quiet):
+    """Connect to (or start) Ray, its workers' environment with ``quiet``; returns the dashboard
+    address, when there is one."""
     import ray
 
     if ray.is_initialized():
         return None
-    quiet = quiet_tensorflow(args)
     runtime_env = {"env_vars": {**WORKER_ENV, **quiet}}
-    os.environ.update(quiet)  # the driver imports TensorFlow too (library, refit)
     # Quiet by default: worker output (TensorFlow's start-up lines in every worker) stays in Ray's
     # session logs; a failed trial still shows, with its error file, on the progress display.
     output = {"log_to_driver": args.verbose, "logging_level": logging.INFO if args.verbose else logging.ERROR}
@@ -356,10 +355,11 @@ def run_sweep(definition, args):
     args.name = args.name or time.strftime(f"{definition.family}-%Y%m%d-%H%M%S")
     sizes = data.sizes()
     print(f"data: {data.source} train={sizes['train']} val={sizes['val']} test={sizes['test']} (fingerprint {data.fingerprint})")
-    os.environ.update(quiet_tensorflow(args))  # read when TensorFlow loads: the driver's too
+    quiet = quiet_tensorflow(args)
+    os.environ.update(quiet)  # read when TensorFlow loads: the driver's (library, refit) too
     with console.native_stderr_silenced(not args.verbose and not args.gpus_per_trial):
         import tensorflow  # noqa: F401 - its C++ start-up lines, in the driver, go nowhere
-    dashboard = start_ray(args)
+    dashboard = start_ray(args, quiet)
     check_resources(args)
     if dashboard:
         print(f"Ray dashboard: http://{dashboard}")

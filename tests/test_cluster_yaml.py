@@ -120,3 +120,15 @@ def test_storage_and_the_cluster_loop_are_documented():
     for step in ("ray up cluster.yaml", "ray dashboard cluster.yaml", "ray job submit", "--working-dir .",
                  "--address auto", "--storage s3://", "sweeps/leaderboard.py s3://", "ray down cluster.yaml"):
         assert step in section, step
+
+
+def test_gpu_workers_install_the_projects_gpu_extra_at_the_pinned_tensorflow():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    gpu = [Requirement(line) for line in project["optional-dependencies"]["gpu"]]
+    base = {Requirement(line).name: Requirement(line) for line in project["dependencies"]}
+    (tensorflow,) = [r for r in gpu if r.name == "tensorflow"]
+    assert "and-cuda" in tensorflow.extras and tensorflow.specifier == base["tensorflow"].specifier
+    commands = " ".join(yaml.safe_load(CLUSTER_YAML.read_text())["worker_setup_commands"])
+    assert "digit-sweep[gpu]" in commands and "pip install" in commands
+    assert "tensorflow" not in commands  # its version comes from one place, pyproject.toml
