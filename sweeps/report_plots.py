@@ -107,8 +107,7 @@ def _strip(ax, values, accuracy, stopped, preset, rng):
     categories = sorted(values.unique(), key=_category_key)
     positions = {c: i for i, c in enumerate(categories)}
     x = values.map(positions).to_numpy(dtype=float)
-    # Box statistics per category, drawn with bxp: boxplot() would read equal-sized groups (one
-    # trial each, early in a live sweep) as the columns of one 2-D array, i.e. as a single box.
+    # Box statistics per category, drawn with bxp: one box per category whatever the group sizes.
     stats = [cbook.boxplot_stats(accuracy[values == c].to_numpy())[0] for c in categories]
     ax.bxp(stats, positions=range(len(categories)), widths=0.5, showfliers=False,
            medianprops={"color": "C1"}, boxprops={"color": "0.5"}, whiskerprops={"color": "0.5"})
@@ -134,6 +133,10 @@ def axis_panels(rows, columns, cols=4):
         values, accuracy = data[column], data["best_val_accuracy"]
         stopped = data["stopped_early"].to_numpy(dtype=bool)
         preset = data["preset"].notna().to_numpy()
+        ax.set_title(column.removeprefix("config/"), fontsize=10)
+        if data.empty:  # a live report early on: no trial with this axis has reported yet
+            ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+            continue
         if _is_categorical(values):
             _strip(ax, values.astype(object), accuracy, stopped, preset, rng)
         else:
@@ -141,7 +144,6 @@ def axis_panels(rows, columns, cols=4):
             if _log_scale(column, values.astype(float)):
                 _log_axis(ax, values.astype(float))
             ax.tick_params(axis="x", labelsize=8)
-        ax.set_title(column.removeprefix("config/"), fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes[:, 0]:
         ax.set_ylabel("best val accuracy", fontsize=9)

@@ -106,14 +106,14 @@ def test_table_cells_are_escaped():
     assert "<img" not in html and "&lt;img src=x" in html
 
 
-def test_one_trial_per_category_still_draws_a_box_for_each():
-    """Early in a live sweep a category may hold one trial, or none with a result yet."""
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    ax = Figure().subplots()
-    values = pd.Series(["maxpool", "conv5s2", "none"], dtype=object)
-    accuracy = pd.Series([0.9, 0.8, 0.7])
-    flags = np.zeros(3, dtype=bool)
-    report_plots._strip(ax, values, accuracy, flags, flags, np.random.default_rng(0))
-    assert len(ax.get_xticks()) == 3 and len(ax.lines) >= 3  # a median line per box
+def test_an_axis_no_trial_has_reported_on_yet_draws_an_empty_panel():
+    """A live report early on: every trial so far has two blocks, so filters_3 has no values yet,
+    and one trial has no result at all."""
+    rows = pd.DataFrame({
+        "config/filters_3": [None, None], "config/downsample": ["maxpool", "conv5s2"],
+        "best_val_accuracy": [0.9, float("nan")], "stopped_early": [False, False], "preset": [None, "baseline-cnn"],
+    })
+    fig = report_plots.axis_panels(rows, ["config/filters_3", "config/downsample"])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == ["filters_3", "downsample"]
+    assert "no results yet" in [t.get_text() for t in fig.axes[0].texts]
