@@ -33,8 +33,8 @@ WORK = Path(os.environ.get("DIGIT_BENCH_WORK", "/tmp/digit-bench"))
 RAY_TMPDIR = Path(os.environ.get("DIGIT_BENCH_RAY_TMPDIR", "/tmp/dsb"))
 RESULT_TAG = "BENCH_RESULT "
 ORDER = ["run_all", "sweep_vs_handrun", "asha_vs_fifo", "trial_overhead", "data_loading", "ensemble_quality", "gpu",
-         "ensemble_quality_full", "search_quality", "search_quality_5min_full", "search_quality_15min_full",
-         "search_quality_full", "search_quality_reading", "search_quality_15min_reading",
+         "ensemble_quality_full", "search_quality", "search_quality_5min_full", "search_quality_5min_previous", "search_quality_15min_full",
+         "search_quality_full", "search_quality_reading", "search_quality_15min_reading", "search_quality_5min_reading",
          "budget_quality", "budget_quality_full", "budget_quality_reading", "library_selection", "library_selection_full",
          "first_rung", "first_rung_full", "fixed_cost_profile"]
 
