@@ -55,18 +55,22 @@ class LiveReport(tune.Callback):
         if self._last is not None and now - self._last < self._every_s:
             return
         self._last, self._new_results = now, False
-        self._worker = threading.Thread(target=self._redraw, name="live-report", daemon=True)
+        # Tune's saved state calls a running trial PENDING; the live statuses are these.
+        statuses = {trial.trial_id: trial.status for trial in trials}
+        self._worker = threading.Thread(target=self._redraw, args=(statuses,), name="live-report", daemon=True)
         self._worker.start()
 
     def on_experiment_end(self, trials, **info):
         if self._worker is not None:
             self._worker.join()
 
-    def _redraw(self):
+    def _redraw(self, statuses):
         from sweeps import leaderboard
 
         try:
             board = leaderboard.build(self._path)
+            if not board.empty:
+                board["status"] = board["trial_id"].map(statuses).fillna(board["status"])
             report.write([self._path], self.out.parent, board, live_every_s=self._every_s)
             self.redraws += 1
         except Exception as error:  # noqa: BLE001 - Tune may be mid-write; the next redraw tries again
