@@ -40,6 +40,9 @@ class SweepProgress(tune.Callback):
     def _stream(self):
         return self._given_stream or sys.stdout
 
+    def setup(self, **info):
+        self._started = time.monotonic()  # the budget runs from Tune's start, not from ours
+
     def on_step_end(self, iteration, trials, **info):
         now = time.monotonic()
         if self._last is None or now - self._last >= self._every_s:
