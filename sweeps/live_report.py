@@ -25,7 +25,7 @@ class LiveReport(tune.Callback):
     def __init__(self, path, out_dir, every_s=EVERY_S):
         self._path, self._every_s = path, every_s
         self.out = Path(out_dir) / report.FILENAME
-        self._last = None  # when the last redraw started (monotonic seconds)
+        self._last = time.monotonic()  # when the last redraw started (or the sweep, before the first)
         self._new_results = False
         self._worker = None
         self._warned = False
@@ -35,6 +35,7 @@ class LiveReport(tune.Callback):
         return {**self.__dict__, "_worker": None}
 
     def setup(self, **info):
+        self._last = time.monotonic()  # the first redraw too waits its interval: short sweeps pay nothing
         if not self.out.exists():  # a resumed sweep keeps its last report until the first redraw
             self.out.parent.mkdir(parents=True, exist_ok=True)
             title = report.esc(f"digit-sweep report: {Path(str(self._path)).name}")
@@ -52,7 +53,7 @@ class LiveReport(tune.Callback):
         now = time.monotonic()
         if not self._new_results or (self._worker is not None and self._worker.is_alive()):
             return
-        if self._last is not None and now - self._last < self._every_s:
+        if now - self._last < self._every_s:
             return
         self._last, self._new_results = now, False
         # Tune's saved state calls a running trial PENDING; the live statuses are these.

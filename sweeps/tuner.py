@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from sweeps import console, experiment, search
+from sweeps import console, experiment, search, tracking
 from sweeps.families import trainable_of
 from sweeps.refit import REFIT_ON
 from trainables import errors
@@ -80,6 +80,9 @@ def build_parser(definition):
     run.add_argument("--storage", default="results", help="experiment storage: a local directory or s3://bucket/path")
     run.add_argument("--name", help=f"experiment name (default: {d.family}-<date>-<time>)")
     run.add_argument("--resume", action="store_true", help="resume the experiment --name (default: the latest) where it stopped")
+    run.add_argument("--mlflow", nargs="?", const=tracking.BESIDE, metavar="URI",
+                     help="also log every trial to MLflow (params, metrics per report, its checkpoints as artifacts) "
+                     "at this tracking URI; alone: a file store in <experiment>/mlruns. Needs the mlflow extra")
     ensemble = p.add_argument_group("ensemble: every Keras sweep ends with its library ensemble (sweeps/library.py)")
     ensemble.add_argument("--ensemble", action="store_true",
                           help="then refit the library ensemble's chosen configs from scratch (sweeps/refit.py); "
@@ -129,6 +132,11 @@ def validate(args, parser, definition, given=frozenset()):
     if not 0 < args.refit_share < 1 or (args.refit_epochs is not None and args.refit_epochs < 1):
         parser.error(f"--refit-share must be between 0 and 1 and --refit-epochs at least 1, "
                      f"got {args.refit_share} and {args.refit_epochs}")
+    if args.mlflow:
+        try:
+            import mlflow  # noqa: F401
+        except ImportError:
+            parser.error("--mlflow needs MLflow: pip install -e '.[mlflow]'")
     if args.ensemble and not definition.trainable_params.get("build"):
         parser.error(f"--ensemble: the {definition.family.upper()} family keeps no models to ensemble")
     if not args.resume:  # a resumed experiment's metadata holds the split already
@@ -230,7 +238,7 @@ def build_tuner(definition, args, data):
             checkpoint_score_order=definition.mode,
         ),
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
-        **console_settings(definition, args, live_report(args)),
+        **console_settings(definition, args, live_report(args), *tracking.mlflow_logger(definition, args)),
     )
     return tune.Tuner(trainable, param_space=definition.space, tune_config=tune_config, run_config=run_config)
 
