@@ -55,7 +55,7 @@ def members(source, trial_id=None):
             out.append((where, float(m.get("weight", 1)), experiment_path))
         return out, f"ensemble of {len(out)} members ({source})"
     if experiment.exists(f"{source}/{experiment.METADATA}"):
-        return _trial(source, trial_id)
+        return _trial(experiment.resolve_storage(source), trial_id)  # Tune reads absolute paths only
     if trial_id:
         raise UserError(f"{source}: a trial id needs an experiment directory (one with {experiment.METADATA})")
     if source.endswith(".keras") and Path(source).is_file() or Path(source, MODEL_FILE).is_file():

@@ -17,7 +17,7 @@ def _own_labels(checkpoint, images):
     return np.argmax(model.predict(images, verbose=0), axis=1)
 
 
-def test_a_trial_and_its_checkpoint_predict_what_the_model_does(smoke_sweep, tiny_data, tmp_path, capsys):
+def test_a_trial_and_its_checkpoint_predict_what_the_model_does(smoke_sweep, tiny_data, tmp_path, capsys, monkeypatch):
     board = pd.read_parquet(smoke_sweep / "leaderboard.parquet")
     second = board.iloc[1]
     images = tiny_data.x_test[:21]
@@ -29,8 +29,9 @@ def test_a_trial_and_its_checkpoint_predict_what_the_model_does(smoke_sweep, tin
         submission = pd.read_csv(out)
         assert list(submission.columns) == ["ImageId", "Label"] and list(submission["ImageId"]) == list(range(1, 22))
         assert (submission["Label"].to_numpy() == expected).all()
-    # No trial id: the experiment's best trial.
-    assert predict.main([str(smoke_sweep), "--test", str(test_csv), "--out", str(tmp_path / "best.csv")]) == 0
+    # No trial id: the experiment's best trial; the experiment as a relative path, as users type it.
+    monkeypatch.chdir(smoke_sweep.parent)
+    assert predict.main([smoke_sweep.name, "--test", str(test_csv), "--out", str(tmp_path / "best.csv")]) == 0
     assert f"trial {board.iloc[0]['trial_id']} (rank 1" in capsys.readouterr().out
 
 
