@@ -27,7 +27,7 @@ Ray's brackets decide on arrival: a trial continues when it is in the top
 1/rf of the results its rung holds, so the first trial at a rung always
 continues, the second when it beats the first, and so on. Early in a sweep,
 when rungs hold few results, far more than 1/rf go on: in a default 10-minute
-run 10 of 46 trials ran to the last rung, taking 77% of all trial time. Here a
+run 10 of 46 trials ran to the last rung, taking 76% of all trial time. Here a
 rung also keeps a quota, ASHA's own promotion rate: of n arrivals at most
 ceil(n/rf) go on. A better arrival when the quota is full takes the place of
 the weakest trial still on its way from that rung to the next, which is
