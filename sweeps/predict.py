@@ -15,10 +15,10 @@ image) is written whole or not at all.
 
 import json
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from sweeps import experiment
 from trainables import errors
@@ -79,25 +79,32 @@ def _trial(path, trial_id):
 
 
 def predict(parts, images):
-    """Weighted mean of the members' class probabilities for ``images``."""
-    from sweeps.library import local_checkpoint
-    from trainables.keras_trainable import configure_tensorflow, load_checkpoint
+    """Weighted mean of the members' class probabilities for ``images``: saved models are loaded
+    here, checkpoints the way the library ensemble loads them (downloaded when remote)."""
+    from sweeps.library import predict as predict_checkpoints
+    from trainables import ensemble as combine
+
+    where = [part[0] for part in parts]
+    if all(w.endswith(".keras") for w in where):
+        probabilities = _predict_models(where, images)
+    else:
+        experiment_path = parts[0][2] or where[0]  # a lone checkpoint directory is its own location
+        rows = pd.DataFrame({"checkpoint": where})
+        probabilities = predict_checkpoints(rows, experiment_path, {"test": images})["test"]
+    return combine.average(probabilities, [part[1] for part in parts])
+
+
+def _predict_models(paths, images):
+    from trainables.keras_trainable import configure_tensorflow
 
     configure_tensorflow()
     import keras
 
-    total, weights = 0.0, 0.0
-    for where, weight, experiment_path in parts:
+    out = []
+    for path in paths:
         keras.utils.clear_session(free_memory=False)
-        if where.endswith(".keras"):
-            model = keras.models.load_model(where)
-        else:
-            with ExitStack() as stack:
-                directory = stack.enter_context(local_checkpoint(where, experiment_path)) if experiment_path else where
-                model, _ = load_checkpoint(directory)
-        total = total + weight * model.predict(images, batch_size=512, verbose=0)
-        weights += weight
-    return total / weights
+        out.append(keras.models.load_model(path).predict(images, batch_size=512, verbose=0))
+    return np.stack(out)
 
 
 def main(argv=None):
