@@ -3,7 +3,9 @@
 Storage is a local directory or a URI that pyarrow's filesystems understand
 (``s3://bucket/path``); ``digit_sweep.json`` records the family, the flags and
 the data fingerprint so the leaderboard, a resume and the ensemble trainer
-know what the experiment was.
+know what the experiment was. An experiment is one or more Tune runs: the
+sweep, in its directory, then each ``--extend`` in a sub-directory
+(``extend-1``, ...) that the metadata lists under ``extensions``.
 """
 
 import json
@@ -126,7 +128,37 @@ def data_of(metadata):
     return data
 
 
-def latest(storage, family):
+def runs(path, metadata):
+    """The experiment's Tune runs, oldest first: the sweep itself, then each extension."""
+    return [str(path)] + [join(str(path), e["name"]) for e in metadata.get("extensions", [])]
+
+
+def analyses(path, metadata):
+    """An ``ExperimentAnalysis`` of each run; an extension stopped before Tune saved its first
+    state has none yet and is left out."""
+    from ray.tune import ExperimentAnalysis
+
+    found = []
+    for i, run in enumerate(runs(path, metadata)):
+        try:
+            found.append(ExperimentAnalysis(run))
+        except (ValueError, FileNotFoundError):  # no snapshot yet: Tune had not started writing
+            if i == 0:
+                raise
+    return found
+
+
+def add_extension(path, entry):
+    """Record a new run of the experiment in its metadata; returns the run's name."""
+    metadata = read_metadata(path)
+    extensions = metadata.setdefault("extensions", [])
+    name = f"extend-{len(extensions) + 1}"
+    extensions.append({"name": name, **entry})
+    write_text(f"{path}/{METADATA}", json.dumps(metadata, indent=2, default=str))
+    return name
+
+
+def latest(storage, family, flag="--resume"):
     """The most recently started experiment of ``family`` under ``storage``."""
     fs, root = _filesystem(storage)
     infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
@@ -138,15 +170,15 @@ def latest(storage, family):
         if info.type == pafs.FileType.File:
             started[info.path.rsplit("/", 2)[-2]] = info.mtime_ns or 0
     if not started:
-        raise UserError(f"--resume: no {family} experiment under {storage}; name one with --name")
+        raise UserError(f"{flag}: no {family} experiment under {storage}; name one with --name")
     return max(started, key=lambda name: (started[name], name))
 
 
-def check_resumable(storage, name, fingerprint):
+def check_resumable(storage, name, fingerprint, flag="--resume"):
     path = join(storage, name)
     metadata = read_metadata(path)
     if metadata["data"]["fingerprint"] != fingerprint:
         raise UserError(
-            f"--resume: {path} was run on data {metadata['data']['fingerprint']}, "
+            f"{flag}: {path} was run on data {metadata['data']['fingerprint']}, "
             f"but these flags give {fingerprint}; use the same --data, fractions, --limit and --seed"
         )

@@ -1,6 +1,7 @@
 """Best-config leaderboard of finished (or interrupted) experiments.
 
-One row per trial, best first: the flattened config, best and last validation
+One row per trial of every run of the experiment (the sweep and each
+``--extend``), best first: the flattened config, best and last validation
 accuracy, epochs run, whether ASHA stopped it early, wall time, parameter
 count and the best checkpoint's path. Written as Parquet, CSV and Markdown.
 
@@ -45,7 +46,7 @@ def _epoch_time(progress, time_attr):
     return float(whole["epoch_time_s"].median()) if len(whole) else float("nan")
 
 
-def _trial_row(analysis, trial, metadata):
+def _trial_row(analysis, trial, metadata, name):
     metric, time_attr = metadata["metric"], metadata["time_attr"]
     progress = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
     has_metric = metric in progress.columns and progress[metric].notna().any()
@@ -61,7 +62,9 @@ def _trial_row(analysis, trial, metadata):
     epoch_time = _epoch_time(progress, time_attr)
     row = {
         "family": metadata["family"],
-        "experiment": Path(str(analysis.experiment_path)).name,
+        "experiment": name,
+        # The sweep, or the --extend that ran the trial (an experiment's runs: sweeps/experiment.py).
+        "run": _run_name(analysis, name),
         "trial_id": trial.trial_id,
         "status": trial.status,
         "origin": origin,
@@ -82,6 +85,11 @@ def _trial_row(analysis, trial, metadata):
     return row
 
 
+def _run_name(analysis, name):
+    run = Path(str(analysis.experiment_path)).name
+    return "sweep" if run == name else run
+
+
 def config_of(row):
     """A leaderboard row's config as plain Python values (Keras rejects numpy integers)."""
     return {key.removeprefix("config/"): (value.item() if hasattr(value, "item") else value)
@@ -98,14 +106,13 @@ def quiet_analysis_logs():
 
 def build(*paths):
     """The leaderboard of one or more experiments (of any families), best first."""
-    from ray.tune import ExperimentAnalysis
-
     quiet_analysis_logs()
     rows = []
     for path in paths:
         metadata = experiment.read_metadata(path)
-        analysis = ExperimentAnalysis(str(path))
-        rows += [_trial_row(analysis, trial, metadata) for trial in analysis.trials]
+        name = str(path).rstrip("/").rsplit("/", 1)[-1]
+        for analysis in experiment.analyses(path, metadata):
+            rows += [_trial_row(analysis, trial, metadata, name) for trial in analysis.trials]
     board = pd.DataFrame(rows)
     if board.empty:
         return board
@@ -153,6 +160,8 @@ def summary(board, top=10):
     if board.empty:
         return "no trials"
     columns = [c for c in SUMMARY_COLUMNS if c in board.columns]
+    if "run" in board.columns and board["run"].nunique() > 1:  # an extended experiment
+        columns.insert(columns.index("trial_id"), "run")
     return board[columns].head(top).to_string(index=False, float_format=lambda v: f"{v:.4f}")
 
 

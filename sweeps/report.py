@@ -25,7 +25,7 @@ from sweeps import report_plots as plots
 FILENAME = "report.html"
 TOP_CURVES = 10
 TABLE_COLUMNS = [
-    "rank", "experiment", "family", "trial_id", "origin", "preset", "best_val_accuracy", "best_epoch", "epochs",
+    "rank", "experiment", "run", "family", "trial_id", "origin", "preset", "best_val_accuracy", "best_epoch", "epochs",
     "stopped_early", "status", "wall_time_s", "num_params",
 ]
 
@@ -64,17 +64,15 @@ def write_or_warn(paths, out_dir, board):
 
 def load_curves(path, metadata):
     """(experiment name, trial_id) -> (steps, metric values, trial seconds at each), from Tune's progress."""
-    from ray.tune import ExperimentAnalysis
-
-    analysis = ExperimentAnalysis(str(path))
-    name = Path(str(analysis.experiment_path)).name
+    name = str(path).rstrip("/").rsplit("/", 1)[-1]
     metric, time_attr = metadata["metric"], metadata["time_attr"]
     curves = {}
-    for trial_id, progress in analysis.trial_dataframes.items():
-        if {metric, time_attr} <= set(progress.columns):
-            progress = progress.dropna(subset=[metric, time_attr]).sort_values(time_attr)
-            seconds = progress["time_total_s"] if "time_total_s" in progress.columns else progress[time_attr] * float("nan")
-            curves[(name, trial_id)] = (progress[time_attr].to_numpy(), progress[metric].to_numpy(), seconds.to_numpy())
+    for analysis in experiment.analyses(path, metadata):  # the sweep and each --extend
+        for trial_id, progress in analysis.trial_dataframes.items():
+            if {metric, time_attr} <= set(progress.columns):
+                progress = progress.dropna(subset=[metric, time_attr]).sort_values(time_attr)
+                seconds = progress["time_total_s"] if "time_total_s" in progress.columns else progress[time_attr] * float("nan")
+                curves[(name, trial_id)] = (progress[time_attr].to_numpy(), progress[metric].to_numpy(), seconds.to_numpy())
     return curves
 
 
@@ -189,7 +187,7 @@ def _leaderboard(board):
     if board.empty:
         return "<p>No trials in these experiments.</p>"
     config = [c for c in board.columns if c.startswith("config/")]
-    columns = [c for c in TABLE_COLUMNS if c in board.columns and (c != "experiment" or board[c].nunique() > 1)]
+    columns = [c for c in TABLE_COLUMNS if c in board.columns and (c not in ("experiment", "run") or board[c].nunique() > 1)]
     frame = board[columns + config].astype(object).where(board[columns + config].notna(), None)
     headers = columns + [c.removeprefix("config/") for c in config]
 

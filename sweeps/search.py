@@ -87,10 +87,19 @@ class _OriginTags:
 class TaggedOptunaSearch(_OriginTags, OptunaSearch):
     """OptunaSearch that tells early-stopped trials as pruned and tags each config's origin."""
 
-    def __init__(self, *, time_attr, max_t, n_startup, model=True, **kwargs):
+    def __init__(self, *, time_attr, max_t, n_startup, model=True, history=(), **kwargs):
+        self._history = list(history)  # earlier trials of an extended experiment (sweeps/extend.py)
         super().__init__(**kwargs)
         self._time_attr, self._max_t = time_attr, max_t
         self._n_startup, self._model = n_startup, model
+
+    def _setup_study(self, mode):
+        super()._setup_study(mode)
+        if self._history:
+            from sweeps.extend import add_to_study
+
+            self.warm_started = add_to_study(self._ot_study, self._space, self._history, self._max_t)
+            self._history = []  # in the study now; the pickled searcher state need not carry them twice
 
     def _next_origin(self):
         from optuna.trial import TrialState
@@ -116,8 +125,9 @@ class TaggedOptunaSearch(_OriginTags, OptunaSearch):
         self._completed_trials.add(trial_id)
 
 
-def make_searcher(kind, *, presets, num_samples, seed, time_attr, max_t):
-    """The searcher for ``--search kind`` (tpe, random or hyperopt)."""
+def make_searcher(kind, *, presets, num_samples, seed, time_attr, max_t, history=()):
+    """The searcher for ``--search kind`` (tpe, random or hyperopt); ``history``: earlier trials
+    of the experiment (``sweeps.extend.PastTrial``) that an Optuna study starts from."""
     if kind == "hyperopt":
         return TaggedHyperOptSearch(points_to_evaluate=presets or None, random_state_seed=seed)
     import optuna
@@ -135,7 +145,7 @@ def make_searcher(kind, *, presets, num_samples, seed, time_attr, max_t):
         )
     return TaggedOptunaSearch(
         points_to_evaluate=presets or None, sampler=sampler, time_attr=time_attr, max_t=max_t,
-        n_startup=n_startup, model=kind == "tpe",
+        n_startup=n_startup, model=kind == "tpe", history=history,
     )
 
 
@@ -165,7 +175,15 @@ class QuotaBracket(_Bracket):
         super().__init__(*args, **kwargs)
         self._promoted = {milestone: {} for milestone, _ in self._rungs}  # rung -> {trial: value}
         self._in_flight = {}  # trial -> the rung it went on from, until it reaches the next one
+        self._seeded = {milestone: 0 for milestone, _ in self._rungs}  # earlier runs' results per rung
         self.preempted = set()
+
+    def seed(self, trial_id, milestone, value):
+        """An earlier run's result at a rung: it raises the cutoff, and takes no promotion."""
+        recorded = dict(self._rungs)[milestone]
+        if trial_id not in recorded:
+            recorded[trial_id] = value
+            self._seeded[milestone] += 1
 
     def on_result(self, trial, cur_iter, cur_rew):
         for milestone, recorded in self._rungs:  # descending: the highest rung reached decides
@@ -185,7 +203,7 @@ class QuotaBracket(_Bracket):
         if cutoff is not None and value < cutoff:
             return TrialScheduler.STOP
         promoted = self._promoted[milestone]
-        if len(promoted) >= math.ceil(len(recorded) / self.rf):
+        if len(promoted) >= math.ceil((len(recorded) - self._seeded[milestone]) / self.rf):
             weaker = [t for t in promoted if self._in_flight.get(t) == milestone and promoted[t] < value]
             if not weaker:
                 return TrialScheduler.STOP
@@ -209,14 +227,25 @@ class HedgedASHA(AsyncHyperBandScheduler):
     """ASHA over Hyperband brackets, dealt in a fixed interleave with Ray's own proportions, each
     bracket promoting at most 1/reduction_factor of a rung's arrivals (``QuotaBracket``)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, history=(), **kwargs):
         super().__init__(**kwargs)
+        self._history = list(history)  # earlier trials of an extended experiment, put in at the rungs
         grace, max_t, factor = kwargs["grace_period"], kwargs["max_t"], kwargs["reduction_factor"]
         self._brackets = [QuotaBracket(grace, max_t, factor, s) for s in range(len(self._brackets))]
         sizes = np.array([len(bracket._rungs) for bracket in self._brackets], dtype=float)
         weights = np.e ** (sizes - sizes.max())  # AsyncHyperBandScheduler.on_trial_add's weights
         self._weights = weights / weights.sum()
         self._credit = np.zeros(len(self._brackets))
+
+    def set_search_properties(self, metric, mode, **spec):
+        accepted = super().set_search_properties(metric, mode, **spec)
+        if self._history and self._metric_op is not None:  # the metric's sign is known only now
+            from sweeps.extend import seed_bracket
+
+            for bracket in self._brackets:
+                seed_bracket(bracket, self._history, self._metric_op)
+            self._history = []
+        return accepted
 
     def on_trial_add(self, tune_controller, trial):
         super().on_trial_add(tune_controller, trial)  # checks metric and mode; its random pick is replaced
@@ -248,7 +277,7 @@ class HedgedASHA(AsyncHyperBandScheduler):
         return None if bracket is None else self._brackets.index(bracket)
 
 
-def make_scheduler(kind, *, time_attr, max_t, grace_period, reduction_factor, brackets):
+def make_scheduler(kind, *, time_attr, max_t, grace_period, reduction_factor, brackets, history=()):
     if kind == "fifo":
         return FIFOScheduler()
     if kind == "ray-asha":  # the earlier design: Ray's brackets, drawn at random, no quota
@@ -256,5 +285,5 @@ def make_scheduler(kind, *, time_attr, max_t, grace_period, reduction_factor, br
                                        reduction_factor=reduction_factor, brackets=brackets)
     return HedgedASHA(
         time_attr=time_attr, max_t=max_t, grace_period=grace_period,
-        reduction_factor=reduction_factor, brackets=brackets,
+        reduction_factor=reduction_factor, brackets=brackets, history=history,
     )

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from sweeps import console, experiment, search, tracking
+from sweeps import console, experiment, extend, search, tracking
 from sweeps.families import trainable_of
 from sweeps.refit import REFIT_ON
 from trainables import errors
@@ -80,6 +80,9 @@ def build_parser(definition):
     run.add_argument("--storage", default="results", help="experiment storage: a local directory or s3://bucket/path")
     run.add_argument("--name", help=f"experiment name (default: {d.family}-<date>-<time>)")
     run.add_argument("--resume", action="store_true", help="resume the experiment --name (default: the latest) where it stopped")
+    run.add_argument("--extend", type=int, metavar="N",
+                     help="run N more trials in the finished experiment --name (default: the latest), the search "
+                     "warm-started from all its results; one leaderboard and report over every run")
     run.add_argument("--mlflow", nargs="?", const=tracking.BESIDE, metavar="URI",
                      help="also log every trial to MLflow (params, metrics per report, its checkpoints as artifacts) "
                      "at this tracking URI; alone: a file store in <experiment>/mlruns. Needs the mlflow extra")
@@ -105,9 +108,11 @@ def validate(args, parser, definition, given=frozenset()):
     args.storage = experiment.check_storage(args.storage)
     if args.name is not None:
         experiment.check_name(args.name)
-    if args.resume:
+    if args.extend is not None:
+        extend.settings(args, definition, given, parser)
+    elif args.resume:
         resume_settings(args, definition, given)
-    if args.smoke_test:  # flags given explicitly win over the smoke test's sizes
+    if args.smoke_test and args.extend is None:  # flags given explicitly win over the smoke test's sizes
         for flag, value in SMOKE.items():
             if flag not in given:
                 setattr(args, flag, value)
@@ -163,9 +168,11 @@ def resume_settings(args, definition, given):
             option = "--" + flag.replace("_", "-")
             raise UserError(f"--resume takes every setting from {path}: {option} {getattr(args, flag)} "
                             f"differs from the experiment's {recorded[flag]}; leave {option} out")
-    for flag, value in recorded.items():  # derived ones too (job_budget_min: the whole job's budget)
+    metadata = experiment.read_metadata(path)
+    for flag, value in metadata["flags"].items():  # derived ones too (job_budget_min: the whole job's budget)
         if flag not in RESUME_FLAGS:
             setattr(args, flag, value)
+    extend.resume_settings(args, metadata)
 
 
 def select_presets(definition, spec):
@@ -180,17 +187,19 @@ def select_presets(definition, spec):
     return [definition.presets[name] for name in names]
 
 
-def make_search(definition, args):
+def make_search(definition, args, history=()):
     return search.make_searcher(
-        args.search, presets=args.preset_configs, num_samples=args.num_samples, seed=args.seed,
-        time_attr=definition.time_attr, max_t=args.max_epochs,
+        args.search, presets=args.preset_configs, num_samples=args.num_samples,
+        seed=extend.search_seed(args),
+        time_attr=definition.time_attr, max_t=args.max_epochs, history=history,
     )
 
 
-def make_scheduler(definition, args):
+def make_scheduler(definition, args, history=()):
     return search.make_scheduler(
         args.scheduler, time_attr=definition.time_attr, max_t=args.max_epochs,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor, brackets=args.brackets,
+        history=history,
     )
 
 
@@ -220,19 +229,21 @@ def build_tuner(definition, args, data):
 
     trainable = make_trainable(definition, args, data)
     path = experiment.join(args.storage, args.name)
-    if args.resume:
-        return tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
+    if args.resume:  # the experiment's last run: the sweep, or the extension that was interrupted
+        run = experiment.runs(path, experiment.read_metadata(path))[-1]
+        return tune.Tuner.restore(run, trainable=trainable, resume_errored=True)
+    history = args.history if args.extend else ()
     tune_config = tune.TuneConfig(
         metric=definition.metric, mode=definition.mode,
-        search_alg=make_search(definition, args), scheduler=make_scheduler(definition, args),
+        search_alg=make_search(definition, args, history), scheduler=make_scheduler(definition, args, history),
         num_samples=args.num_samples, max_concurrent_trials=args.max_concurrent,
         time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
         # A finished trial's worker takes the next trial: Ray and TensorFlow are imported
         # once per slot, not once per trial (measured: ~35% of slot time on 2 cores).
         reuse_actors=True,
     )
-    run_config = tune.RunConfig(
-        name=args.name, storage_path=args.storage,
+    run_config = tune.RunConfig(  # an extension is a run inside the experiment's directory
+        name=args.run if args.extend else args.name, storage_path=path if args.extend else args.storage,
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=2, checkpoint_score_attribute=definition.metric,
             checkpoint_score_order=definition.mode,
@@ -358,8 +369,8 @@ def run_sweep(definition, args):
     data = load_data(args.data, args.val_fraction, args.test_fraction, args.seed, args.limit)
     if args.test:  # checked before the sweep, not after it
         load_kaggle_csv(args.test, labelled=False)
-    if args.resume:
-        experiment.check_resumable(args.storage, args.name, data.fingerprint)
+    if args.resume or args.extend:
+        experiment.check_resumable(args.storage, args.name, data.fingerprint, "--extend" if args.extend else "--resume")
     args.name = args.name or time.strftime(f"{definition.family}-%Y%m%d-%H%M%S")
     sizes = data.sizes()
     print(f"data: {data.source} train={sizes['train']} val={sizes['val']} test={sizes['test']} (fingerprint {data.fingerprint})")
@@ -373,7 +384,12 @@ def run_sweep(definition, args):
         print(f"Ray dashboard: http://{dashboard}")
     allow_pending_trials(args)
     path = experiment.join(args.storage, args.name)
-    if not args.resume:
+    if args.extend:
+        args.history = extend.history(path, experiment.read_metadata(path))
+        args.run = extend.start(path, args)
+        print(f"{args.run}: {args.extend} more trials in {path}, the search warm-started from its "
+              f"{sum(1 for t in args.history if t.reports)} trials with results")
+    elif not args.resume:
         experiment.write_metadata(path, definition, args, data)
     print(f"report (redrawn as results arrive): {leaderboard.default_output(path) / 'report.html'}")
     started = time.perf_counter()

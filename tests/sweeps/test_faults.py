@@ -160,3 +160,34 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials(cluster, tmp_
     for path in trial_dirs(experiment):
         reported = epochs(path)
         assert reported[-1] == 2 and len(reported) - len(set(reported)) <= 1, (path.name, reported)
+
+
+def test_a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path):
+    from sweeps.families import CNN
+    from sweeps.tuner import run_cli
+
+    flags = ["--search", "random", "--scheduler", "fifo", "--address", cluster.address]
+    assert run_cli(CNN, sweep_args(tmp_path, "grown", "--num-samples", "2", "--presets", "baseline-cnn", *flags)) == 0
+    sweep_rows = {d.name: len(results(d)) for d in trial_dirs(tmp_path / "grown")}
+    extension = tmp_path / "grown" / "extend-1"
+    extend = [sys.executable, str(REPO / "sweeps" / "cnn_search.py"), "--extend", "3", "--name", "grown",
+              "--storage", str(tmp_path), "--address", cluster.address]
+    with open(tmp_path / "driver.log", "w") as log:
+        driver = subprocess.Popen(extend, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: any(finished(d, 2) for d in trial_dirs(extension)), 400, what="a finished trial")
+        finally:
+            os.kill(driver.pid, signal.SIGKILL)
+            driver.wait()
+    at_kill = sum(finished(d, 2) for d in trial_dirs(extension))
+    again = ["--extend", "2", "--name", "grown", "--storage", str(tmp_path), "--address", cluster.address]
+    assert run_cli(CNN, again) == 2  # "unfinished trials ... finish it first with --resume"
+    assert (tmp_path / "grown" / "digit_sweep.json").read_text().count('"extend-') == 1
+    assert run_cli(CNN, ["--resume", "--name", "grown", "--storage", str(tmp_path), "--address", cluster.address]) == 0
+    board = board_of(tmp_path / "grown")
+    print(f"extension kill: {at_kill} of 3 extension trials finished at SIGKILL; after --resume: "
+          f"{board['run'].value_counts().to_dict()}")
+    assert board["run"].value_counts().to_dict() == {"sweep": 2, "extend-1": 3}
+    assert set(board["status"]) == {"TERMINATED"} and (board["epochs"] == 2).all()
+    # The resume went on with the extension; the sweep's own trials were left as they were.
+    assert {d.name: len(results(d)) for d in trial_dirs(tmp_path / "grown")} == sweep_rows
