@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,10 +17,10 @@ from trainables import ensemble as combine
 
 def output_dir(args, path):
     if args.out:
-        return Path(args.out)
+        return args.out if experiment.is_uri(args.out) else Path(args.out)
     suffix = f"ensemble-{args.preset}" if args.preset else "ensemble"
-    if path and not experiment.is_uri(path):
-        return Path(path) / suffix
+    if path:  # beside the experiment, wherever it is
+        return experiment.child(path, suffix)
     return Path("results") / time.strftime(f"{suffix}-%Y%m%d-%H%M%S")
 
 
@@ -85,7 +86,13 @@ def submission(probabilities, rows):
 @contextmanager
 def staged(out):
     """A temporary sibling of ``out`` to write into; moved into place in one step at the end,
-    removed if anything fails, so ``out`` is either the old outputs or all of the new ones."""
+    removed if anything fails, so ``out`` is either the old outputs or all of the new ones.
+    A remote ``out`` (s3://) is staged in a local temporary directory and uploaded at the end."""
+    if experiment.is_uri(out):
+        with tempfile.TemporaryDirectory() as tmp:
+            yield Path(tmp)
+            experiment.replace_remote_dir(tmp, out)
+        return
     out = Path(out)
     staging = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -106,19 +113,19 @@ def staged(out):
 
 def write(out, report, plan, results, args, weights):
     """Everything the retrained ensemble writes, all or nothing."""
-    out = Path(out)
     with staged(out) as staging:
-        _write_into(staging, out, report, plan, results, args, weights)
+        _write_into(staging, report, plan, results, args, weights)
     return out
 
 
-def _write_into(staging, out, report, plan, results, args, weights):
+def _write_into(staging, report, plan, results, args, weights):
     (staging / "members").mkdir()
     manifest = {"data": report["data"], "flags": {k: v for k, v in vars(args).items()}, "members": []}
     for i, (member, result) in enumerate(zip(plan, results), start=1):
         model_path = staging / "members" / f"member_{i:02d}.keras"
         model_path.write_bytes(result["model"])
-        manifest["members"].append({**member, "weight": int(weights[i - 1]), "model": str(out / "members" / model_path.name)})
+        # relative to the manifest: the directory may be moved, or live in object storage
+        manifest["members"].append({**member, "weight": int(weights[i - 1]), "model": f"members/{model_path.name}"})
     if args.test:
         extra = combine.average(np.stack([r["extra"] for r in results]), weights)
         submission(extra, args.test_rows).to_csv(staging / "submission.csv", index=False)

@@ -76,6 +76,73 @@ def replace_atomically(path, write):
     return path
 
 
+def child(path, *parts):
+    """A path inside ``path``: a ``Path`` when local, a URI string when remote (pathlib would turn
+    ``s3://b`` into ``s3:/b``)."""
+    if is_uri(path):
+        return "/".join([str(path).rstrip("/"), *parts])
+    return Path(path, *parts)
+
+
+def parent(path):
+    return str(path).rstrip("/").rsplit("/", 1)[0] if is_uri(path) else Path(path).parent
+
+
+def write_file(target, write):
+    """One output file from ``write(local path)``: a local one replaced atomically, a remote one
+    written locally first and uploaded whole (an object store's PUT is atomic too)."""
+    if not is_uri(target):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        return replace_atomically(target, write)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp, str(target).rsplit("/", 1)[-1])
+        write(local)
+        upload(local, target)
+    return target
+
+
+def upload(local_file, target):
+    fs, fs_path = _filesystem(target)
+    with open(local_file, "rb") as source, fs.open_output_stream(fs_path) as stream:
+        while chunk := source.read(1 << 24):
+            stream.write(chunk)
+
+
+def replace_remote_dir(local_dir, target):
+    """Make the remote directory ``target`` hold what ``local_dir`` holds. An object store has no
+    rename: each file is uploaded whole, the manifest and reports last (readers start from them),
+    then files the new outputs no longer have are deleted."""
+    files = sorted((p for p in Path(local_dir).rglob("*") if p.is_file()),
+                   key=lambda p: (p.name in ("manifest.json", "report.json"), str(p)))
+    for path in files:
+        upload(path, child(target, *path.relative_to(local_dir).parts))
+    fs, root = _filesystem(target)
+    keep = {f"{root}/{p.relative_to(local_dir).as_posix()}" for p in files}
+    stale = [i.path for i in fs.get_file_info(pafs.FileSelector(root, recursive=True))
+             if i.type == pafs.FileType.File and i.path not in keep]
+    for path in stale:
+        fs.delete_file(path)
+
+
+def files_under(path):
+    """Every file under a local or remote directory, as paths (or URIs) a user can open."""
+    fs, root = _filesystem(path)
+    infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    found = sorted(i.path for i in infos if i.type == pafs.FileType.File)
+    if not is_uri(path):
+        return [Path(f) for f in found]
+    return [f"{str(path).split('://', 1)[0]}://{f}" for f in found]
+
+
+def download(path, local_dir):
+    """A remote file or directory copied into ``local_dir``; returns the local path."""
+    fs, fs_path = _filesystem(path)
+    local = Path(local_dir, fs_path.rstrip("/").rsplit("/", 1)[-1])
+    Path(local_dir).mkdir(parents=True, exist_ok=True)
+    pafs.copy_files(fs_path, str(local), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+    return local
+
+
 def write_text(path, text):
     fs, fs_path = _filesystem(path)
     fs.create_dir(fs_path.rsplit("/", 1)[0], recursive=True)

@@ -46,7 +46,8 @@ def _epoch_time(progress, time_attr):
     return float(whole["epoch_time_s"].median()) if len(whole) else float("nan")
 
 
-def _trial_row(analysis, trial, metadata, name):
+def _trial_row(analysis, trial, metadata, path):
+    name = str(path).rstrip("/").rsplit("/", 1)[-1]
     metric, time_attr = metadata["metric"], metadata["time_attr"]
     progress = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
     has_metric = metric in progress.columns and progress[metric].notna().any()
@@ -79,10 +80,17 @@ def _trial_row(analysis, trial, metadata, name):
         "num_params": last.get("num_params"),
         "fixed_cost_s": float(fixed.iloc[0]) if len(fixed) else float("nan"),
         "epoch_time_s": epoch_time,
-        "checkpoint": checkpoint.path if checkpoint else None,
+        "checkpoint": _uri(checkpoint.path, path) if checkpoint else None,
     }
     row.update({f"config/{key}": value for key, value in config.items()})
     return row
+
+
+def _uri(checkpoint_path, experiment_path):
+    """Tune gives a remote checkpoint's path without its scheme; the leaderboard holds the full URI."""
+    if experiment.is_uri(experiment_path) and not experiment.is_uri(checkpoint_path):
+        return f"{str(experiment_path).split('://', 1)[0]}://{checkpoint_path}"
+    return checkpoint_path
 
 
 def _run_name(analysis, name):
@@ -110,9 +118,8 @@ def build(*paths):
     rows = []
     for path in paths:
         metadata = experiment.read_metadata(path)
-        name = str(path).rstrip("/").rsplit("/", 1)[-1]
         for analysis in experiment.analyses(path, metadata):
-            rows += [_trial_row(analysis, trial, metadata, name) for trial in analysis.trials]
+            rows += [_trial_row(analysis, trial, metadata, path) for trial in analysis.trials]
     board = pd.DataFrame(rows)
     if board.empty:
         return board
@@ -124,11 +131,6 @@ def build(*paths):
     return board
 
 
-def default_output(path):
-    """Beside the experiment when it is local; under ./leaderboards/<name> when it is remote."""
-    if experiment.is_uri(path):
-        return Path("leaderboards") / str(path).rstrip("/").rsplit("/", 1)[-1]
-    return Path(path)
 
 
 def parquet_ready(board):
@@ -143,9 +145,7 @@ def parquet_ready(board):
 
 
 def export(board, out_dir):
-    """Write leaderboard.parquet, .csv, .json and .md into ``out_dir``; returns the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write leaderboard.parquet, .csv, .json and .md into ``out_dir`` (local, or a URI); returns the paths."""
     writers = {
         "parquet": lambda tmp: parquet_ready(board).to_parquet(tmp, index=False),
         "csv": lambda tmp: board.to_csv(tmp, index=False),
@@ -153,7 +153,7 @@ def export(board, out_dir):
         "md": lambda tmp: tmp.write_text(board.to_markdown(index=False, floatfmt=".4f") + "\n"),
     }
     # Each file is replaced whole: a crash mid-export leaves the previous leaderboard readable.
-    return [experiment.replace_atomically(out_dir / f"leaderboard.{ext}", write) for ext, write in writers.items()]
+    return [experiment.write_file(experiment.child(out_dir, f"leaderboard.{ext}"), write) for ext, write in writers.items()]
 
 
 def summary(board, top=10):
@@ -168,7 +168,8 @@ def summary(board, top=10):
 def main(argv=None):
     parser = ArgumentParser(prog="leaderboard.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("experiments", nargs="+", help="experiment directories (or s3:// URIs)")
-    parser.add_argument("--out", help="output directory (default: the first experiment's directory)")
+    parser.add_argument("--out", help="write here instead (a local directory or a URI; default: into the first "
+                        "experiment, local or s3://)")
     parser.add_argument("--top", type=int, default=10, help="rows to print")
     parser.add_argument("--html", action="store_true", help="also write report.html: table and plots in one file")
     args = parser.parse_args(argv)
@@ -177,7 +178,7 @@ def main(argv=None):
         board = build(*paths)
     except UserError as error:
         return errors.report(parser.prog, error)
-    out = args.out or default_output(paths[0])
+    out = args.out or paths[0]  # beside the experiment, wherever it is; --out: there instead
     written = export(board, out)
     if args.html:
         from sweeps import report

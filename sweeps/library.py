@@ -17,7 +17,6 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,13 +45,16 @@ def library_rows(board, size):
 @contextmanager
 def local_checkpoint(checkpoint_path, experiment_path):
     """A local directory holding the checkpoint; downloaded first when the experiment is remote."""
-    if not experiment.is_uri(experiment_path):
+    if not experiment.is_uri(checkpoint_path) and not experiment.is_uri(experiment_path):
         yield checkpoint_path
         return
     import pyarrow.fs as pafs
     from ray.tune import Checkpoint
 
-    filesystem = pafs.FileSystem.from_uri(str(experiment_path))[0]
+    if experiment.is_uri(checkpoint_path):
+        filesystem, checkpoint_path = pafs.FileSystem.from_uri(str(checkpoint_path))
+    else:  # a leaderboard written before checkpoints were full URIs
+        filesystem = pafs.FileSystem.from_uri(str(experiment_path))[0]
     with Checkpoint(checkpoint_path, filesystem=filesystem).as_directory() as directory:
         yield directory
 
@@ -151,7 +153,7 @@ def write(out, report, extra_probabilities, test_rows):
         (staging / "report.md").write_text(markdown(report))
         manifest = [{k: m[k] for k in ("trial_id", "checkpoint", "weight")} for m in report["members"] if m["weight"]]
         (staging / "manifest.json").write_text(json.dumps({"data": report["data"], "members": manifest}, indent=2))
-    return Path(out)
+    return out
 
 
 def build(path, board=None, test_csv=None, size=DEFAULT_SIZE, selection="bagged", out=None, cpus=None):
@@ -178,9 +180,7 @@ def build(path, board=None, test_csv=None, size=DEFAULT_SIZE, selection="bagged"
         extra_probabilities = combine.average(predict(rows[picked], path, {"extra": extra}, cpus)["extra"], weights[picked])
     report["wall_time_s"] = time.perf_counter() - started
     if out is None:
-        from sweeps import leaderboard
-
-        out = leaderboard.default_output(path) / OUT
+        out = experiment.child(path, OUT)
     return report, write(out, report, extra_probabilities, count_data_rows(test_csv) if test_csv else None)
 
 
@@ -196,7 +196,7 @@ def build_or_warn(path, board, test_csv=None):
         print("library ensemble: no trial kept a checkpoint")
         return []
     print(summary(report))
-    return sorted(out.iterdir())
+    return experiment.files_under(out)
 
 
 def build_parser():
@@ -223,12 +223,11 @@ def refit_chosen(path, report, args):
     """Refit the chosen configs as Ray tasks; returns (refit report, out dir)."""
     import ray
 
-    from sweeps import leaderboard
     from sweeps.tuner import WORKER_ENV
 
     if not ray.is_initialized():
         ray.init(address=args.address or "local", runtime_env={"env_vars": WORKER_ENV})
-    out = (Path(args.out).parent if args.out else leaderboard.default_output(path)) / refit.OUT
+    out = experiment.child(experiment.parent(args.out) if args.out else path, refit.OUT)
     seed = experiment.read_metadata(path)["flags"].get("seed", 0)
     return refit.run(path, report, out, args.fit_on, args.refit_epochs, seed, args.cpus_per_member,
                      args.gpus_per_member, args.test)

@@ -23,8 +23,8 @@ EVERY_S = 30.0
 
 class LiveReport(tune.Callback):
     def __init__(self, path, out_dir, every_s=EVERY_S):
-        self._path, self._every_s = path, every_s
-        self.out = Path(out_dir) / report.FILENAME
+        self._path, self._out_dir, self._every_s = path, out_dir, every_s
+        self.out = experiment.child(out_dir, report.FILENAME)
         self._last = time.monotonic()  # when the last redraw started (or the sweep, before the first)
         self._new_results = False
         self._worker = None
@@ -36,12 +36,11 @@ class LiveReport(tune.Callback):
 
     def setup(self, **info):
         self._last = time.monotonic()  # the first redraw too waits its interval: short sweeps pay nothing
-        if not self.out.exists():  # a resumed sweep keeps its last report until the first redraw
-            self.out.parent.mkdir(parents=True, exist_ok=True)
+        if not experiment.exists(self.out):  # a resumed sweep keeps its last report until the first redraw
             title = report.esc(f"digit-sweep report: {Path(str(self._path)).name}")
             body = '<p class="best">The sweep has started; no trial has reported yet.</p>\n'
             html = report.page(title, body, self._every_s)
-            experiment.replace_atomically(self.out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
+            experiment.write_file(self.out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         self._new_results = True
@@ -72,7 +71,7 @@ class LiveReport(tune.Callback):
             board = leaderboard.build(self._path)
             if not board.empty:
                 board["status"] = board["trial_id"].map(statuses).fillna(board["status"])
-            report.write([self._path], self.out.parent, board, live_every_s=self._every_s)
+            report.write([self._path], self._out_dir, board, live_every_s=self._every_s)
             self.redraws += 1
         except Exception as error:  # noqa: BLE001 - Tune may be mid-write; the next redraw tries again
             if not self._warned:

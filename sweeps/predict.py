@@ -15,6 +15,7 @@ image) is written whole or not at all.
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -50,15 +51,15 @@ def members(source, trial_id=None):
         out = []
         for m in chosen:
             where = m.get("model") or m["checkpoint"]
-            if "model" in m and not Path(where).is_absolute():
-                where = str(Path(source, where))
+            if "model" in m and not Path(where).is_absolute() and not experiment.is_uri(where):
+                where = str(experiment.child(source, where))
             out.append((where, float(m.get("weight", 1)), experiment_path))
         return out, f"ensemble of {len(out)} members ({source})"
     if experiment.exists(f"{source}/{experiment.METADATA}"):
         return _trial(experiment.resolve_storage(source), trial_id)  # Tune reads absolute paths only
     if trial_id:
         raise UserError(f"{source}: a trial id needs an experiment directory (one with {experiment.METADATA})")
-    if source.endswith(".keras") and Path(source).is_file() or Path(source, MODEL_FILE).is_file():
+    if source.endswith(".keras") and experiment.exists(source) or experiment.exists(experiment.child(source, MODEL_FILE)):
         return [(source, 1.0, None)], source
     raise UserError(f"{source}: neither an ensemble (no {MANIFEST}), an experiment (no {experiment.METADATA}), "
                     f"a checkpoint (no {MODEL_FILE}) nor a .keras file")
@@ -101,9 +102,12 @@ def _predict_models(paths, images):
     import keras
 
     out = []
-    for path in paths:
-        keras.utils.clear_session(free_memory=False)
-        out.append(keras.models.load_model(path).predict(images, batch_size=512, verbose=0))
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, path in enumerate(paths):
+            if experiment.is_uri(path):  # Keras loads local files only
+                path = experiment.download(path, Path(tmp, str(i)))
+            keras.utils.clear_session(free_memory=False)
+            out.append(keras.models.load_model(path).predict(images, batch_size=512, verbose=0))
     return np.stack(out)
 
 
@@ -115,14 +119,14 @@ def main(argv=None):
     try:
         images, _, _ = load_kaggle_csv(args.test, labelled=False)
         parts, label = members(args.source, args.trial_id)
-        out = Path(args.out)
-        if not out.parent.exists():
+        out = args.out if experiment.is_uri(args.out) else Path(args.out)
+        if not experiment.is_uri(out) and not out.parent.exists():
             raise UserError(f"--out {out}: directory {out.parent} does not exist")
         probabilities = predict(parts, images)
     except UserError as error:
         return errors.report(parser.prog, error)
     frame = submission(probabilities, len(images))
-    experiment.replace_atomically(out, lambda tmp: frame.to_csv(tmp, index=False))
+    experiment.write_file(out, lambda tmp: frame.to_csv(tmp, index=False))
     counts = np.bincount(frame["Label"], minlength=10)
     print(f"{label}: {len(frame)} test digits -> {out} (labels 0-9: {' '.join(map(str, counts))})")
     return 0

@@ -69,14 +69,14 @@ def after_sweep(path, board, args, deadline):
     """``--ensemble``: refit the library ensemble's chosen configs in what is left of the budget."""
     import ray
 
-    from sweeps import experiment, leaderboard
+    from sweeps import experiment
     from sweeps.library import OUT as LIBRARY
 
-    library_report = leaderboard.default_output(path) / LIBRARY / "report.json"
-    if not library_report.exists():
+    library_report = experiment.child(path, LIBRARY, "report.json")
+    if not experiment.exists(library_report):
         print("refit: no library ensemble to refit (no trial kept a checkpoint)", flush=True)
         return None, None
-    library_report = json.loads(library_report.read_text())
+    library_report = json.loads(experiment.read_text(library_report))
     data = experiment.data_of(experiment.read_metadata(path))
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // args.cpus_per_trial))
     epochs = args.refit_epochs
@@ -91,7 +91,7 @@ def after_sweep(path, board, args, deadline):
             print(f"refit: skipped: the chosen checkpoints trained up to {trained:g} epochs, the budget leaves "
                   f"{epochs}; the library ensemble is the result", flush=True)
             return None, None
-    return run(path, library_report, leaderboard.default_output(path) / OUT, args.fit_on, epochs, args.seed,
+    return run(path, library_report, experiment.child(path, OUT), args.fit_on, epochs, args.seed,
                args.cpus_per_trial, args.gpus_per_trial, args.test, data)
 
 
@@ -186,7 +186,7 @@ def write(out, report, members, results, test_rows):
         (staging / "report.json").write_text(json.dumps(report, indent=2))
         (staging / "report.md").write_text("# Refit\n\n" + summary(report) + "\n\n"
                                            + pd.DataFrame(report["members"]).to_markdown(index=False, floatfmt=".4f") + "\n")
-    return Path(out)
+    return out
 
 
 def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0, test_csv=None, data=None):

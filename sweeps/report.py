@@ -15,7 +15,6 @@ import math
 import numbers
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 
@@ -47,10 +46,8 @@ def write(paths, out_dir, board, live_every_s=None):
     """Write ``out_dir/report.html`` for the experiments at ``paths`` and their leaderboard; returns its path.
 
     ``live_every_s``: the sweep is still running; the page says so and reloads itself that often."""
-    out = Path(out_dir) / FILENAME
-    out.parent.mkdir(parents=True, exist_ok=True)
     page = render(paths, board, live_every_s)  # drawn before the old report is touched
-    return experiment.replace_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    return experiment.write_file(experiment.child(out_dir, FILENAME), lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
 def write_or_warn(paths, out_dir, board):

@@ -259,7 +259,7 @@ def live_report(args):
     from sweeps.live_report import LiveReport
 
     path = experiment.join(args.storage, args.name)
-    return LiveReport(path, leaderboard.default_output(path))
+    return LiveReport(path, path)
 
 
 def console_settings(definition, args, *callbacks):
@@ -391,7 +391,7 @@ def run_sweep(definition, args):
               f"{sum(1 for t in args.history if t.reports)} trials with results")
     elif not args.resume:
         experiment.write_metadata(path, definition, args, data)
-    print(f"report (redrawn as results arrive): {leaderboard.default_output(path) / 'report.html'}")
+    print(f"report (redrawn as results arrive): {experiment.child(path, 'report.html')}")
     started = time.perf_counter()
     leaderboard.quiet_analysis_logs()  # Tune's own results at the end of fit() warn the same way
     try:
@@ -400,7 +400,7 @@ def run_sweep(definition, args):
         # Whatever stopped the sweep, the trials that ran keep their leaderboard.
         print(f"sweep ended after {time.perf_counter() - started:.0f} s: {path}")
         board = leaderboard.build(path)
-        written = leaderboard.export(board, leaderboard.default_output(path))
+        written = leaderboard.export(board, path)  # every output beside the experiment, wherever it is
         if definition.trainable_params.get("build"):  # Keras families keep models to ensemble
             from sweeps import library
 
@@ -408,7 +408,7 @@ def run_sweep(definition, args):
         # The HTML report comes after the leaderboard is safe on disk; a drawing failure only warns.
         from sweeps import report
 
-        written += report.write_or_warn([path], leaderboard.default_output(path), board)
+        written += report.write_or_warn([path], path, board)
     return path, board, written
 
 
@@ -436,10 +436,10 @@ def run_cli(definition, argv=None):
         deadline = started + args.job_budget_min * 60 if args.job_budget_min else None
         report, out = refit.after_sweep(path, board, args, deadline)
         if report is None:  # no refit: the library ensemble, if there is one, is the result
-            return 0 if (leaderboard.default_output(path) / "library" / "report.json").exists() else 1
+            return 0 if experiment.exists(experiment.child(path, "library", "report.json")) else 1
         print(refit.summary(report))
         print(f"refit: {out}; the whole job took {time.perf_counter() - started:.0f} s")
         from sweeps import report as html  # redrawn: the library section now ends with the refit
 
-        html.write_or_warn([path], leaderboard.default_output(path), board)
+        html.write_or_warn([path], path, board)
     return 0
