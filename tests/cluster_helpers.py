@@ -168,3 +168,97 @@ def wait_for(condition, timeout, interval=0.2, what="condition"):
             return value
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+def fake_autoscaling_config(cluster_yaml, gcs_address, worker_resources, max_workers, idle_timeout_minutes):
+    """``cluster.yaml``'s node types for Ray's fake multi-node provider: nodes are processes on this
+    machine that the autoscaler starts and stops. The head keeps its resources (CPU 0); each worker
+    type keeps its ``min_workers`` and GPU count, with ``worker_resources`` overriding what this
+    machine cannot hold (4 CPUs a node on 2 cores), and at most ``max_workers`` of it."""
+    import yaml
+
+    real = yaml.safe_load(Path(cluster_yaml).read_text())
+    types = real["available_node_types"]
+    head = types[real["head_node_type"]]
+    workers = {
+        name: {"resources": {**spec["resources"], **worker_resources}, "node_config": {},
+               "min_workers": spec.get("min_workers", 0), "max_workers": min(spec["max_workers"], max_workers)}
+        for name, spec in types.items() if name != real["head_node_type"]
+    }
+    nothing = ["initialization_commands", "setup_commands", "head_setup_commands", "worker_setup_commands",
+               "head_start_ray_commands", "worker_start_ray_commands", "cluster_synced_files"]
+    return {
+        "cluster_name": real["cluster_name"], "max_workers": min(real["max_workers"], max_workers),
+        "upscaling_speed": real.get("upscaling_speed", 1.0), "idle_timeout_minutes": idle_timeout_minutes,
+        # As Ray's own fake multi-node example: no SSH updaters (a node is ready once started), and
+        # nodes are told apart by node id, not by IP (they share this machine's).
+        "provider": {"type": "fake_multinode", "gcs_address": gcs_address, "launch_multiple": True,
+                     "use_node_id_as_ip": True, "disable_node_updaters": True, "disable_launch_config_check": True},
+        "auth": {"ssh_user": real["auth"]["ssh_user"]},
+        # The fake provider names its head type so; the resources are cluster.yaml's head's.
+        "available_node_types": {"ray.head.default": {"resources": head["resources"], "node_config": {}, "max_workers": 0},
+                                 **workers},
+        "head_node_type": "ray.head.default", "file_mounts": {}, "file_mounts_sync_continuously": False,
+        **{key: [] for key in nothing},
+    }
+
+
+def _processes_of(temp):
+    """Every process started for the cluster whose private RAY_TMPDIR is ``temp``."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("RAY_TMPDIR") == temp and process.pid != os.getpid():
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+@contextmanager
+def autoscaling_cluster(cluster_yaml, worker_resources, max_workers, idle_timeout_minutes=0.1):
+    """A head started with ``ray start --head --autoscaling-config`` (as cluster.yaml's head is),
+    its autoscaler launching and removing fake worker nodes. Yields the GCS address. Its processes
+    are found by their private RAY_TMPDIR and killed at the end (``ray stop`` would stop every Ray
+    on the machine)."""
+    import subprocess
+    import sys
+
+    import ray
+    import ray._private.services as services
+
+    had_session_ray = ray.is_initialized()
+    ray.shutdown()
+    temp = tempfile.mkdtemp(prefix="dsa-", dir="/tmp")
+    address = f"{services.get_node_ip_address()}:{free_port()}"
+    config_file = Path(temp, "autoscaling.json")
+    config_file.write_text(json.dumps(fake_autoscaling_config(cluster_yaml, address, worker_resources,
+                                                              max_workers, idle_timeout_minutes)))
+    env = {"RAY_TMPDIR": temp, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1",
+           # a node that stops answering is declared dead (and replaced) after this long, not 30 s
+           "AUTOSCALER_HEARTBEAT_TIMEOUT_S": "10", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    head = head_resources_flags(json.loads(config_file.read_text()))
+    with _environment(**env):
+        try:
+            subprocess.run([ray_cli, "start", "--head", f"--port={address.rsplit(':', 1)[1]}",
+                            f"--autoscaling-config={config_file}", "--include-dashboard=false",
+                            "--disable-usage-stats", *head], check=True, capture_output=True, timeout=120)
+            yield address
+        finally:
+            ray.shutdown()
+            for process in _processes_of(temp):
+                process.kill()
+            services.find_gcs_addresses.cache_clear()
+            time.sleep(1)
+            shutil.rmtree(temp, ignore_errors=True)
+    if had_session_ray:
+        _restart_session_ray()
+
+
+def head_resources_flags(config):
+    resources = dict(config["available_node_types"]["ray.head.default"]["resources"])
+    flags = [f"--num-cpus={resources.pop('CPU', 0)}", f"--num-gpus={resources.pop('GPU', 0)}"]
+    return flags + ([f"--resources={json.dumps(resources)}"] if resources else [])
