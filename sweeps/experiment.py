@@ -118,7 +118,7 @@ def replace_remote_dir(local_dir, target):
         upload(path, child(target, *path.relative_to(local_dir).parts))
     fs, root = _filesystem(target)
     keep = {f"{root}/{p.relative_to(local_dir).as_posix()}" for p in files}
-    stale = [i.path for i in fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    stale = [i.path for i in fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
              if i.type == pafs.FileType.File and i.path not in keep]
     for path in stale:
         fs.delete_file(path)

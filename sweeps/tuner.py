@@ -162,14 +162,14 @@ def resume_settings(args, definition, given):
     """Take every setting from the experiment being resumed; refuse a flag that says otherwise."""
     args.name = args.name or experiment.latest(args.storage, definition.family)
     path = experiment.join(args.storage, args.name)
-    recorded = experiment.read_metadata(path)["flags"]
+    metadata = experiment.read_metadata(path)
+    recorded = metadata["flags"]
     for flag in sorted(given - RESUME_FLAGS):
         if flag in recorded and getattr(args, flag) != recorded[flag]:
             option = "--" + flag.replace("_", "-")
             raise UserError(f"--resume takes every setting from {path}: {option} {getattr(args, flag)} "
                             f"differs from the experiment's {recorded[flag]}; leave {option} out")
-    metadata = experiment.read_metadata(path)
-    for flag, value in metadata["flags"].items():  # derived ones too (job_budget_min: the whole job's budget)
+    for flag, value in recorded.items():  # derived ones too (job_budget_min: the whole job's budget)
         if flag not in RESUME_FLAGS:
             setattr(args, flag, value)
     extend.resume_settings(args, metadata)
