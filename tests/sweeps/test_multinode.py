@@ -108,8 +108,10 @@ def test_dashboard_listed_the_running_sweeps_trial_actors(cluster, cpu_sweep):
 
 def test_quarter_gpu_trials_share_one_gpu(cluster, tmp_path):
     sweep = watched_sweep(
-        cluster, tmp_path, "quarters", "--num-samples", "4", "--max-epochs", "1", "--presets", "baseline-cnn",
-        "--gpus-per-trial", "0.25", "--cpus-per-trial", "0.25",
+        # Long enough (3 epochs of 600 digits) that the four trials overlap: with one epoch of 180 the
+        # first could finish before the fourth's worker had started, and the watcher saw only three.
+        cluster, tmp_path, "quarters", "--num-samples", "4", "--max-epochs", "3", "--limit", "1000",
+        "--presets", "baseline-cnn", "--gpus-per-trial", "0.25", "--cpus-per-trial", "0.25",
     )
     assert sweep["code"] == 0
     board = pd.read_parquet(sweep["path"] / "leaderboard.parquet")
