@@ -241,6 +241,16 @@ def latest(storage, family, flag="--resume"):
     return max(started, key=lambda name: (started[name], name))
 
 
+def refuse_changed_flags(args, flags, recorded, why):
+    """A flag among ``flags`` whose value differs from the experiment's ``recorded`` one is refused,
+    naming it; ``why`` starts the message."""
+    for flag in sorted(flags):
+        if flag in recorded and getattr(args, flag) != recorded[flag]:
+            option = "--" + flag.replace("_", "-")
+            raise UserError(f"{why}: {option} {getattr(args, flag)} differs from the experiment's "
+                            f"{recorded[flag]}; leave {option} out")
+
+
 def check_resumable(storage, name, fingerprint, flag="--resume"):
     path = join(storage, name)
     metadata = read_metadata(path)

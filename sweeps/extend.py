@@ -67,11 +67,7 @@ def settings(args, definition, given, parser):
     if metadata["family"] != definition.family:
         raise UserError(f"--extend: {path} is a {metadata['family']} experiment, not {definition.family}")
     recorded = metadata["flags"]
-    for flag in sorted(given - OWN_FLAGS):
-        if flag in recorded and getattr(args, flag) != recorded[flag]:
-            option = "--" + flag.replace("_", "-")
-            raise UserError(f"--extend continues {path} as it was run: {option} {getattr(args, flag)} differs "
-                            f"from the experiment's {recorded[flag]}; leave {option} out")
+    experiment.refuse_changed_flags(args, given - OWN_FLAGS, recorded, f"--extend continues {path} as it was run")
     for flag, value in recorded.items():
         if flag not in given and flag not in ("name", "storage", "resume"):
             setattr(args, flag, DEFAULTS.get(flag, value))

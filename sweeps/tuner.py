@@ -164,11 +164,7 @@ def resume_settings(args, definition, given):
     path = experiment.join(args.storage, args.name)
     metadata = experiment.read_metadata(path)
     recorded = metadata["flags"]
-    for flag in sorted(given - RESUME_FLAGS):
-        if flag in recorded and getattr(args, flag) != recorded[flag]:
-            option = "--" + flag.replace("_", "-")
-            raise UserError(f"--resume takes every setting from {path}: {option} {getattr(args, flag)} "
-                            f"differs from the experiment's {recorded[flag]}; leave {option} out")
+    experiment.refuse_changed_flags(args, given - RESUME_FLAGS, recorded, f"--resume takes every setting from {path}")
     for flag, value in recorded.items():  # derived ones too (job_budget_min: the whole job's budget)
         if flag not in RESUME_FLAGS:
             setattr(args, flag, value)
