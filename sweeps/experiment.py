@@ -84,6 +84,11 @@ def child(path, *parts):
     return Path(path, *parts)
 
 
+def name_of(path):
+    """The experiment's name: the last component of its path or URI."""
+    return str(path).rstrip("/").rsplit("/", 1)[-1]
+
+
 def parent(path):
     return str(path).rstrip("/").rsplit("/", 1)[0] if is_uri(path) else Path(path).parent
 

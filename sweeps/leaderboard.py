@@ -47,7 +47,7 @@ def _epoch_time(progress, time_attr):
 
 
 def _trial_row(analysis, trial, metadata, path):
-    name = str(path).rstrip("/").rsplit("/", 1)[-1]
+    name = experiment.name_of(path)
     metric, time_attr = metadata["metric"], metadata["time_attr"]
     progress = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
     has_metric = metric in progress.columns and progress[metric].notna().any()

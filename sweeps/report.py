@@ -61,7 +61,7 @@ def write_or_warn(paths, out_dir, board):
 
 def load_curves(path, metadata):
     """(experiment name, trial_id) -> (steps, metric values, trial seconds at each), from Tune's progress."""
-    name = str(path).rstrip("/").rsplit("/", 1)[-1]
+    name = experiment.name_of(path)
     metric, time_attr = metadata["metric"], metadata["time_attr"]
     curves = {}
     for analysis in experiment.analyses(path, metadata):  # the sweep and each --extend
@@ -115,7 +115,7 @@ def page(title, body, live_every_s=None):
 def _experiment(path):
     metadata = experiment.read_metadata(path)
     return {
-        "path": str(path), "name": str(path).rstrip("/").rsplit("/", 1)[-1], "metadata": metadata,
+        "path": str(path), "name": experiment.name_of(path), "metadata": metadata,
         "curves": load_curves(path, metadata), "ensemble": load_ensemble(path),
         "library": load_ensemble(path, "library"),
         "refit": load_ensemble(path, "refit"),
