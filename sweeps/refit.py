@@ -29,6 +29,11 @@ HEARTBEAT_S = 30
 # final predictions and saving the model (measured 10-25 s on this machine's CPUs).
 MEMBER_FIXED_S = 30.0
 MIN_SHARE = 0.05  # of the selection's weight, for a member to be refit
+# A refit epoch against the sweep's median epoch time: no quarter-epoch validation, checkpoints or
+# reports. Measured 2026-11-25 (bench/budget_quality.py, 15 min): a refit planned for 390 s took 223 s.
+REFIT_EPOCH_RATIO = 0.7
+# Kept back from the budget's deadline after the last epoch: predictions, saving, writing (a few s).
+TAIL_S = 20.0
 
 
 def epochs_within(seconds, epoch_times, slots, cap, fixed_s=MEMBER_FIXED_S):
@@ -56,7 +61,7 @@ def planned_epochs(board, library_report, seconds, slots, fit_on, data, cap):
     """Epochs per member that fit ``seconds``, from the chosen trials' measured epoch times."""
     chosen = [m["trial_id"] for m in refit_members(library_report)]
     times = board.set_index("trial_id").loc[chosen, "epoch_time_s"].dropna().tolist()
-    return epochs_within(seconds, [t * data_scale(data, fit_on) for t in times], slots, cap)
+    return epochs_within(seconds, [t * data_scale(data, fit_on) * REFIT_EPOCH_RATIO for t in times], slots, cap)
 
 
 def chosen_epochs(library_report):
@@ -79,7 +84,9 @@ def after_sweep(path, board, args, deadline):
     library_report = json.loads(experiment.read_text(library_report))
     data = experiment.data_of(experiment.read_metadata(path))
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // args.cpus_per_trial))
-    epochs = args.refit_epochs
+    epochs, stop_by = args.refit_epochs, None
+    if deadline is not None:  # a member stops after the epoch that would overrun the budget
+        stop_by = time.time() + (deadline - time.perf_counter()) - TAIL_S
     if epochs is None and deadline is None:
         epochs = args.max_epochs
     elif epochs is None:
@@ -92,7 +99,7 @@ def after_sweep(path, board, args, deadline):
                   f"{epochs}; the library ensemble is the result", flush=True)
             return None, None
     return run(path, library_report, experiment.child(path, OUT), args.fit_on, epochs, args.seed,
-               args.cpus_per_trial, args.gpus_per_trial, args.test, data)
+               args.cpus_per_trial, args.gpus_per_trial, args.test, data, stop_by)
 
 
 def refit_members(library_report, min_share=MIN_SHARE):
@@ -134,15 +141,16 @@ def gather(futures, label="refit", heartbeat_s=HEARTBEAT_S, clock=time.perf_coun
     return results
 
 
-def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, extra=None):
-    """Every member from scratch as a Ray task; the data goes into the object store once."""
+def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, extra=None, deadline=None):
+    """Every member from scratch as a Ray task; the data goes into the object store once.
+    ``deadline`` (``time.time()`` seconds): each member stops early rather than run past it."""
     import ray
 
     from trainables.ensemble_member import train_member
 
     task = ray.remote(train_member).options(num_cpus=cpus, num_gpus=gpus, max_retries=2)
     data_ref, extra_ref = ray.put(data), ray.put(extra)
-    futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref)
+    futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref, deadline)
                for i, m in enumerate(members)]
     return gather(futures)
 
@@ -154,7 +162,8 @@ def build_report(members, results, data, fit_on, epochs, seed):
     report = {"fit_on": fit_on, "epochs": epochs, "members": [], "val_accuracy": None, "test_accuracy": None,
               "data": {"source": data.source, "fingerprint": data.fingerprint, **data.sizes()}}
     for i, (member, result) in enumerate(zip(members, results)):
-        row = {"trial_id": member["trial_id"], "weight": member["weight"], "seed": seed + i}
+        row = {"trial_id": member["trial_id"], "weight": member["weight"], "seed": seed + i,
+               "epochs_trained": result["epochs_trained"]}
         for split in ("val", "test"):
             if held_out[split]:
                 row[f"{split}_accuracy"] = combine.accuracy(result[split], getattr(data, f"y_{split}"))
@@ -189,9 +198,10 @@ def write(out, report, members, results, test_rows):
     return out
 
 
-def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0, test_csv=None, data=None):
+def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0, test_csv=None, data=None,
+        deadline=None):
     """Plan, train, score and write the refit of the experiment at ``path``; returns (report, out).
-    ``data``: the experiment's split, when the caller has it already."""
+    ``data``: the experiment's split, when the caller has it already; ``deadline``: see ``train``."""
     from sweeps import experiment
     from sweeps.families import FAMILIES
     from trainables.kaggle_csv import count_data_rows, load_kaggle_csv
@@ -205,7 +215,7 @@ def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, 
     print(f"refit: {len(members)} of the {chosen} chosen configs (those with at least {MIN_SHARE:.0%} of the weight), "
           f"{epochs} epochs each on {fit_on}, in parallel -> {out}", flush=True)
     build_ref = FAMILIES[metadata["family"]].trainable_params["build"]
-    results = train(members, data, build_ref, fit_on, epochs, seed, cpus, gpus, extra)
+    results = train(members, data, build_ref, fit_on, epochs, seed, cpus, gpus, extra, deadline)
     report = build_report(members, results, data, fit_on, epochs, seed)
     report["wall_time_s"] = time.perf_counter() - started
     return report, write(out, report, members, results, count_data_rows(test_csv) if test_csv else None)

@@ -7,6 +7,7 @@ greedy selection), the test split (for the report only) and any extra images
 """
 
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,22 +32,53 @@ def member_training_set(data, fit_on, seed):
     raise ValueError(f"fit_on must be one of {FIT_ON}, got {fit_on!r}")
 
 
-def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_images=None):
-    """Fit ``build(config)`` from scratch; return probabilities and the saved model's bytes."""
+def stop_at_deadline(deadline, clock=time.time):
+    """A Keras callback ending training after the epoch that would leave too little time for
+    another like it before ``deadline`` (seconds since the epoch: tasks run in other processes)."""
+    import keras
+
+    class StopAtDeadline(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.began = clock()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if clock() + (clock() - self.began) > deadline:
+                self.model.stop_training = True
+
+    return StopAtDeadline()
+
+
+def member_callbacks(config, epochs, validation, deadline):
+    """The config's schedule; with validation held out, the best epoch's weights kept (by
+    validation loss, as the sweep's checkpoints are); with a deadline, a stop before it."""
+    import keras
+
+    from trainables.models import schedule_callbacks
+
+    callbacks = schedule_callbacks(config, monitor="val_loss" if validation else "loss")
+    if validation:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=epochs, restore_best_weights=True))
+    if deadline is not None:
+        callbacks.append(stop_at_deadline(deadline))
+    return callbacks
+
+
+def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_images=None, deadline=None):
+    """Fit ``build(config)`` from scratch; return probabilities, the epochs trained and the saved
+    model's bytes. ``deadline`` (``time.time()`` seconds): stop early rather than run past it."""
     from trainables.keras_trainable import configure_tensorflow
 
     configure_tensorflow(max(1, int(cpus)))
     import keras
 
     from trainables import resolve
-    from trainables.models import schedule_callbacks
 
     keras.utils.set_random_seed(seed)
     x, y, validation = member_training_set(data, fit_on, seed)
     model = resolve(build_ref)(config)
-    model.fit(
+    history = model.fit(
         x, y, batch_size=config["batch_size"], epochs=epochs, validation_data=validation,
-        callbacks=schedule_callbacks(config, monitor="val_loss" if validation else "loss"), verbose=0,
+        callbacks=member_callbacks(config, epochs, validation, deadline), verbose=0,
     )
 
     def predict(images):
@@ -58,5 +90,5 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
         model_bytes = path.read_bytes()
     return {
         "val": predict(data.x_val), "test": predict(data.x_test),
-        "extra": predict(extra_images), "model": model_bytes,
+        "extra": predict(extra_images), "model": model_bytes, "epochs_trained": len(history.epoch),
     }

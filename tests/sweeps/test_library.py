@@ -103,7 +103,8 @@ def test_a_refit_reports_only_splits_it_did_not_train_on(fit_on, scored):
     from sweeps import refit
 
     _, _, data = two_member_case()
-    results = [{"val": confident(data.y_val, np.ones(40, bool)), "test": confident(data.y_test, np.arange(40) < 30)}]
+    results = [{"val": confident(data.y_val, np.ones(40, bool)), "test": confident(data.y_test, np.arange(40) < 30),
+                "epochs_trained": 3}]
     report = refit.build_report([{"trial_id": "a", "weight": 2}], results, data, fit_on, 3, seed=5)
     assert {s for s in ("val", "test") if report[f"{s}_accuracy"] is not None} == scored
     assert {key.removesuffix("_accuracy") for key in report["members"][0] if key.endswith("_accuracy")} == scored
