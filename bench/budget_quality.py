@@ -126,8 +126,8 @@ def main(argv=None):
     report.note("Setup", f"Embedded digits, --test-fraction {TEST_FRACTION}, --val-fraction 0.15; runs (budget min, "
                 f"seed) {size['runs']}. (a) `cnn_search.py --ensemble --time-budget-min B` (search half, refit half, "
                 f"--fit-on train+val). (b) `ensemble.py --preset notes-final --top-k {size['members']} --fit-on "
-                "train+val --epochs E`, E planned by sweeps.refit.epochs_within from notes-final's epoch time in (a)'s "
-                f"sweep on {SLOTS} slots, less {STARTUP_S} s for the process to start.")
+                "train+val --epochs E`, E planned by sweeps.refit.epochs_within from notes-final's epoch time, timed alone "
+                f"on 1 thread, on {SLOTS} slots, less {STARTUP_S} s for the process to start.")
     return report.finish()
 
 
