@@ -42,7 +42,8 @@ def stop_at_deadline(deadline, clock=time.time):
             self.began = clock()
 
         def on_epoch_end(self, epoch, logs=None):
-            if clock() + (clock() - self.began) > deadline:
+            now = clock()
+            if now + (now - self.began) > deadline:
                 self.model.stop_training = True
 
     return StopAtDeadline()
@@ -50,7 +51,7 @@ def stop_at_deadline(deadline, clock=time.time):
 
 def member_callbacks(config, epochs, validation, deadline):
     """The config's schedule; with validation held out, the best epoch's weights kept (by
-    validation loss, as the sweep's checkpoints are); with a deadline, a stop before it."""
+    validation loss, the quantity the plateau schedule watches); with a deadline, a stop before it."""
     import keras
 
     from trainables.models import schedule_callbacks

@@ -21,7 +21,7 @@ def test_a_member_stops_before_its_deadline_and_a_far_deadline_changes_nothing(t
 
 def ended_epoch(deadline, began, ended):
     """stop_training after one epoch from ``began`` to ``ended`` with ``deadline``."""
-    callback = stop_at_deadline(deadline, clock=iter([began, ended, ended]).__next__)
+    callback = stop_at_deadline(deadline, clock=iter([began, ended]).__next__)
     callback.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     callback.model.stop_training = False
     callback.on_epoch_begin(0)
