@@ -27,8 +27,12 @@ def _clock(seconds):
 class SweepProgress(tune.Callback):
     """Prints the sweep's progress line; failed trials get a line of their own."""
 
-    def __init__(self, *, metric, mode, time_attr, max_t, budget_s=None, headline=(), stream=None, every_s=None):
+    def __init__(self, *, metric, mode, time_attr, max_t, budget_s=None, headline=(), stream=None, every_s=None,
+                 earlier_best=None):
         self._metric, self._mode, self._time_attr, self._max_t = metric, mode, time_attr, max_t
+        # (trial id, value): an extension's line also names the experiment's best before it,
+        # which the run's own trials may not reach.
+        self._earlier_best = earlier_best
         self._budget_s, self._headline = budget_s, tuple(headline)
         self._given_stream = stream  # None: sys.stdout when printing (Tune pickles its callbacks)
         self._in_place = self._stream.isatty()
@@ -65,6 +69,9 @@ class SweepProgress(tune.Callback):
         if best is not None:
             trial, value = best
             text += f"; best {self._metric} {value:.4f} ({trial.trial_id}{self._describe(trial)})"
+        if self._earlier_best is not None:
+            trial_id, value = self._earlier_best
+            text += f"; earlier runs' best {value:.4f} ({trial_id})"
         return text
 
     def counts(self, trials):

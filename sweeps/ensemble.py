@@ -18,6 +18,7 @@ import numpy as np
 
 from sweeps import ensemble_output, experiment, refit
 from sweeps.families import FAMILIES
+from sweeps.tuner import import_tensorflow_quietly, start_ray
 from trainables import ensemble as combine
 from trainables.data import EMBEDDED, load_data
 from trainables.ensemble_member import FIT_ON
@@ -96,8 +97,9 @@ def train_members(plan, data, args, build_ref, extra_images):
 
     from trainables.ensemble_member import train_member
 
-    if not ray.is_initialized():
-        ray.init(address=args.address)
+    dashboard = start_ray(args.address, quiet=args.quiet)
+    if dashboard:
+        print(f"Ray dashboard: http://{dashboard}")
     task = ray.remote(train_member).options(
         num_cpus=args.cpus_per_member, num_gpus=args.gpus_per_member, max_retries=2,
     )
@@ -149,6 +151,7 @@ def main(argv=None):
         plan = plan_members(args, path, metadata)
     except UserError as error:
         return errors.report(parser.prog, error)
+    args.quiet = import_tensorflow_quietly(args.gpus_per_member)
     args.epochs = args.epochs or (metadata["max_epochs"] if metadata else 8)
     out = ensemble_output.output_dir(args, path)
     print(f"training {len(plan)} members for {args.epochs} epochs on {args.fit_on} -> {out}")

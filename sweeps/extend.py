@@ -119,6 +119,15 @@ def history(path, metadata):
     return past
 
 
+def best(past_trials, mode):
+    """(trial id, value) of the best result any earlier trial reported, or None."""
+    scored = [(value, past.trial_id) for past in past_trials for _, _, value in past.reports if value == value]
+    if not scored:
+        return None
+    value, trial_id = (max if mode == "max" else min)(scored)
+    return trial_id, value
+
+
 def add_to_study(study, space, past_trials, max_t):
     """Add the earlier trials to an Optuna study; returns how many it took. A trial with no
     report, a failed one, or one whose config lies outside today's space teaches nothing."""

@@ -23,6 +23,7 @@ import pandas as pd
 
 from sweeps import ensemble_output, experiment, refit
 from sweeps.refit import REFIT_ON
+from sweeps.tuner import import_tensorflow_quietly, start_ray
 from trainables import ensemble as combine
 from trainables import errors
 from trainables.errors import ArgumentParser, UserError
@@ -221,12 +222,9 @@ def build_parser():
 
 def refit_chosen(path, report, args):
     """Refit the chosen configs as Ray tasks; returns (refit report, out dir)."""
-    import ray
-
-    from sweeps.tuner import WORKER_ENV
-
-    if not ray.is_initialized():
-        ray.init(address=args.address or "local", runtime_env={"env_vars": WORKER_ENV})
+    dashboard = start_ray(args.address, quiet=args.quiet)
+    if dashboard:
+        print(f"Ray dashboard: http://{dashboard}")
     out = experiment.child(experiment.parent(args.out) if args.out else path, refit.OUT)
     seed = experiment.read_metadata(path)["flags"].get("seed", 0)
     return refit.run(path, report, out, args.fit_on, args.refit_epochs, seed, args.cpus_per_member,
@@ -242,6 +240,7 @@ def main(argv=None):
         path = experiment.resolve_storage(args.experiment)
         if experiment.read_metadata(path)["family"] == "svm":
             raise UserError(f"{args.experiment}: an SVM sweep keeps no model checkpoints to ensemble")
+        args.quiet = import_tensorflow_quietly(args.gpus_per_member)
         report, out = build(path, test_csv=args.test, size=args.size, selection=args.selection,
                             out=args.out, cpus=args.cpus)
     except UserError as error:

@@ -273,6 +273,7 @@ def console_settings(definition, args, *callbacks):
         metric=definition.metric, mode=definition.mode, time_attr=definition.time_attr, max_t=args.max_epochs,
         budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
         headline=definition.progress_columns[:4],
+        earlier_best=extend.best(args.history, definition.mode) if args.extend else None,
     )
     return {"callbacks": [progress, *callbacks], "verbose": 0}
 
@@ -289,29 +290,40 @@ WORKER_ENV = {
 }
 
 
-def quiet_tensorflow(args):
+def quiet_tensorflow(gpus):
     """Without GPUs asked for, TensorFlow's "failed call to cuInit" (an ERROR-level line on every
     machine without CUDA) is noise: only fatal messages then. With GPUs, its errors stay visible."""
-    return {} if args.gpus_per_trial or os.environ.get("TF_CPP_MIN_LOG_LEVEL") else {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    return {} if gpus or os.environ.get("TF_CPP_MIN_LOG_LEVEL") else {"TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-def joins_cluster(args):
-    return bool(args.address or os.environ.get("RAY_ADDRESS"))  # set for drivers run by `ray job submit`
+def import_tensorflow_quietly(gpus, verbose=False):
+    """Import TensorFlow in this process (the driver: library, refit) without its C++ start-up
+    lines; returns the environment that quiets it in Ray's workers too."""
+    quiet = quiet_tensorflow(gpus)
+    os.environ.update(quiet)  # read when TensorFlow loads
+    with console.native_stderr_silenced(not verbose and not gpus):
+        import tensorflow  # noqa: F401
+    return quiet
 
 
-def start_ray(args, quiet):
-    """Connect to (or start) Ray, its workers' environment with ``quiet``; returns the dashboard
-    address, when there is one."""
+def joins_cluster(address):
+    return bool(address or os.environ.get("RAY_ADDRESS"))  # set for drivers run by `ray job submit`
+
+
+def start_ray(address=None, verbose=False, quiet=None):
+    """Connect to (or start) Ray, its workers' environment with ``quiet`` (``quiet_tensorflow``);
+    returns the dashboard address, when there is one. The sweep, the library's refit and the
+    ensemble trainer all start Ray here."""
     import ray
 
     if ray.is_initialized():
         return None
-    runtime_env = {"env_vars": {**WORKER_ENV, **quiet}}
+    runtime_env = {"env_vars": {**WORKER_ENV, **(quiet or {})}}
     # Quiet by default: worker output (TensorFlow's start-up lines in every worker) stays in Ray's
     # session logs; a failed trial still shows, with its error file, on the progress display.
-    output = {"log_to_driver": args.verbose, "logging_level": logging.INFO if args.verbose else logging.ERROR}
-    if joins_cluster(args):
-        context = ray.init(address=args.address, runtime_env=runtime_env, **output)
+    output = {"log_to_driver": verbose, "logging_level": logging.INFO if verbose else logging.ERROR}
+    if joins_cluster(address):
+        context = ray.init(address=address, runtime_env=runtime_env, **output)
     else:
         # "local": a Ray of our own, never a stray `ray start` instance found on the machine.
         context = ray.init(address="local", include_dashboard=True, dashboard_host="127.0.0.1",
@@ -339,7 +351,7 @@ def check_resources(args):
     problem = unmet_resources(nodes, args.cpus_per_trial, args.gpus_per_trial)
     if problem is None:
         return
-    if not joins_cluster(args):
+    if not joins_cluster(args.address):
         raise UserError(f"{problem} on this machine; a trial could never start")
     print(f"note: {problem} in the cluster now; trials wait until the autoscaler adds one", file=sys.stderr)
 
@@ -370,11 +382,8 @@ def run_sweep(definition, args):
     args.name = args.name or time.strftime(f"{definition.family}-%Y%m%d-%H%M%S")
     sizes = data.sizes()
     print(f"data: {data.source} train={sizes['train']} val={sizes['val']} test={sizes['test']} (fingerprint {data.fingerprint})")
-    quiet = quiet_tensorflow(args)
-    os.environ.update(quiet)  # read when TensorFlow loads: the driver's (library, refit) too
-    with console.native_stderr_silenced(not args.verbose and not args.gpus_per_trial):
-        import tensorflow  # noqa: F401 - its C++ start-up lines, in the driver, go nowhere
-    dashboard = start_ray(args, quiet)
+    quiet = import_tensorflow_quietly(args.gpus_per_trial, args.verbose)
+    dashboard = start_ray(args.address, args.verbose, quiet)
     check_resources(args)
     if dashboard:
         print(f"Ray dashboard: http://{dashboard}")

@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -40,6 +41,18 @@ def test_the_line_counts_each_state_and_names_the_best_trial():
     ).line(trials, 0)
 
 
+def test_an_extensions_line_also_names_the_earlier_runs_best():
+    from sweeps.extend import PastTrial, best
+
+    past = [PastTrial("old1", {}, [(1, 0.25, 0.91), (2, 1.0, 0.97)]),
+            PastTrial("old2", {}, [(1, 0.25, float("nan"))]), PastTrial("old3", {}, [], errored=True)]
+    assert best(past, "max") == ("old1", 0.97) and best(past, "min") == ("old1", 0.91)
+    assert best(past[1:], "max") is None
+    line = _progress(earlier_best=best(past, "max")).line([_trial("a", "RUNNING", 1.0, 0.95)], 10)
+    assert line.endswith("best val_accuracy 0.9500 (a); earlier runs' best 0.9700 (old1)")
+    assert "earlier" not in _progress().line([_trial("a", "RUNNING", 1.0, 0.95)], 10)
+
+
 def test_lines_are_rate_limited_and_the_last_one_always_prints():
     stream = io.StringIO()
     progress = _progress(stream, every_s=3600)
@@ -58,14 +71,31 @@ def test_a_sweep_prints_a_short_console_without_native_noise(tmp_path):
          "--name", "quiet", "--num-samples", "2", "--presets", "baseline-cnn", "--max-epochs", "1",
          "--grace-period", "1", "--time-budget-min", "0"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},  # as a user has it
+        env=AS_A_USER_HAS_IT,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     output = result.stdout + result.stderr
     lines = output.splitlines()
     assert len(lines) < 60, output
-    for noise in ["absl", "cuda", "oneDNN", "Checkpoint successfully", "== Status ==", "(pid="]:
-        assert noise not in output, noise
+    _assert_no_noise(output)
     progress = [line for line in lines if line.startswith("[0:")]
     assert progress and "2 trials: 0 running" in progress[-1] and "best val_accuracy" in progress[-1]
     assert str(tmp_path / "results" / "quiet" / "leaderboard.parquet") in output
+
+    # The library's refit starts its own Ray and TensorFlow: as quiet as the sweep.
+    result = subprocess.run(
+        [sys.executable, str(REPO / "sweeps" / "library.py"), str(tmp_path / "results" / "quiet"),
+         "--refit-epochs", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=AS_A_USER_HAS_IT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    _assert_no_noise(output)
+    assert re.search(r"refit: (\d)/\1 members done", output) and len(output.splitlines()) < 20, output
+
+
+AS_A_USER_HAS_IT = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+
+
+def _assert_no_noise(output):
+    for noise in ["absl", "cuda", "oneDNN", "Checkpoint successfully", "== Status ==", "(pid="]:
+        assert noise not in output, noise
