@@ -3,10 +3,12 @@
 Arms at equal wall time, each a fresh process on this machine, on the embedded digits with
 --test-fraction 0.3 (1,500 test digits that no search, selection or refit sees):
 (a) ``cnn_search.py --ensemble --time-budget-min B``: search, library ensemble, refit of the
-    chosen configs on train+val, the epochs planned to fit what is left of B;
+    chosen configs on train+val, the epochs (and at the epoch cap, the seeds) planned to fit
+    what is left of B;
 (b) the notes' final recipe: ``ensemble.py --preset notes-final --fit-on train+val`` with K
     members and as many epochs as fit B, planned with the same arithmetic
-    (``sweeps.refit.epochs_within``) from notes-final's epoch time measured in (a)'s sweep;
+    (``sweeps.refit.epochs_within``, then ``seeds_within`` at the epoch cap) from notes-final's
+    epoch time, timed alone;
 (c) the best single trial of (a), as its library report scores it.
 Goal: (a) beats (b) by at least 0.3 points at every budget.
 """
@@ -28,6 +30,7 @@ SIZES = {
 TEST_FRACTION = 0.3
 SLOTS = 2
 STARTUP_S = 20  # the ensemble process: interpreter, Ray and TensorFlow start
+EPOCH_CAP = 60  # (b)'s most epochs a member (the notes trained 20-30)
 
 
 def data_flags(seed, limit):
@@ -66,14 +69,40 @@ def notes_final_epoch_s(seed, limit):
 
 
 def notes_arm(work, budget, seed, limit, members, epoch_s, scale):
-    from sweeps.refit import epochs_within
+    """K members at the most epochs that fit; at the epoch cap, more members while they fit (the
+    rule (a)'s refit follows, ``sweeps.refit.seeds_within``), up to ten."""
+    from sweeps.refit import MAX_MEMBERS, epochs_within, seeds_within
 
-    epochs = epochs_within(budget * 60 - STARTUP_S, [epoch_s * scale] * members, SLOTS, cap=60)
+    seconds, epoch_s = budget * 60 - STARTUP_S, epoch_s * scale
+    epochs = epochs_within(seconds, [epoch_s] * members, SLOTS, cap=EPOCH_CAP)
+    if epochs == EPOCH_CAP:
+        members = max(members, seeds_within(seconds, [epoch_s], [1], SLOTS, epochs, most=MAX_MEMBERS)[0])
     out = work / f"b-{budget:g}min-seed{seed}"
     cmd = [common.PYTHON, "sweeps/ensemble.py", "--preset", "notes-final", "--top-k", str(members),
            "--epochs", str(epochs), "--fit-on", "train+val", "--out", str(out), *data_flags(seed, limit)]
     wall, _ = common.run(cmd, log=out.with_suffix(".log"))
-    return {"wall": wall, "epochs": epochs, "report": json.loads((out / "report.json").read_text())}
+    return {"wall": wall, "epochs": epochs, "members": members, "report": json.loads((out / "report.json").read_text())}
+
+
+def blend_accuracy(path):
+    """Test accuracy of the library ensemble and the refit averaged half and half: a fixed rule,
+    so the test split still chooses nothing. None without a refit."""
+    if not (path / "refit" / "report.json").exists():
+        return None
+    import keras
+    import numpy as np
+    import pandas as pd
+
+    from sweeps import experiment, library
+    from trainables import ensemble as combine
+
+    data = experiment.data_of(experiment.read_metadata(path))
+    chosen = pd.DataFrame([m for m in json.loads((path / "library" / "report.json").read_text())["members"] if m["weight"]])
+    lib = combine.average(library.predict(chosen, path, {"test": data.x_test})["test"], chosen["weight"].to_numpy())
+    manifest = json.loads((path / "refit" / "manifest.json").read_text())["members"]
+    refit = combine.average(np.stack([keras.models.load_model(path / "refit" / m["model"]).predict(
+        data.x_test, batch_size=512, verbose=0) for m in manifest]), [m["weight"] for m in manifest])
+    return combine.accuracy((lib + refit) / 2, data.y_test)
 
 
 def mean_spread(values):
@@ -92,6 +121,7 @@ def main(argv=None):
     rows = []
     for budget, seed in size["runs"]:
         a = sweep_arm(work, budget, seed, size["limit"])
+        blend = blend_accuracy(a["path"])
         sizes = a["library"]["data"]
         scale = (sizes["train"] + sizes["val"]) / sizes["train"]
         epoch_s, how = notes_final_epoch_s(seed, size["limit"])
@@ -103,7 +133,7 @@ def main(argv=None):
                "a_members": len(result["members"]), "a_epochs": result["epochs"],
                "library": a["library"]["test_accuracy"]["bagged"], "c": a["library"]["test_accuracy"]["best single"],
                "b": b["report"]["test_accuracy"]["chosen"], "b_wall": b["wall"], "b_epochs": b["epochs"],
-               "b_epoch_s": b["epoch_s"]}
+               "b_members": b["members"], "b_epoch_s": b["epoch_s"], "blend": blend}
         rows.append(row)
         print(f"  {budget:g} min seed {seed}: (a) {row['a']:.4f} in {row['a_wall']:.0f} s, (b) {row['b']:.4f} "
               f"in {row['b_wall']:.0f} s, (c) {row['c']:.4f}", flush=True)
@@ -118,16 +148,18 @@ def main(argv=None):
                                  fmt="{:+.2f}"),
                    common.figure(f"{budget:g} min: (a)'s wall time / budget", statistics.mean(r["a_wall"] for r in at) / (budget * 60)))
     report.note("Every run", common.table(
-        [(f"{r['budget']:g}", r["seed"], f"{r['a']:.4f}", f"{r['library']:.4f}", f"{r['c']:.4f}", f"{r['b']:.4f}",
-          f"{r['a_members']} x {r['a_epochs']}", f"{size['members']} x {r['b_epochs']}", f"{r['a_wall']:.0f}",
+        [(f"{r['budget']:g}", r["seed"], f"{r['a']:.4f}", f"{r['library']:.4f}",
+          "no refit" if r["blend"] is None else f"{r['blend']:.4f}", f"{r['c']:.4f}", f"{r['b']:.4f}",
+          f"{r['a_members']} x {r['a_epochs']}", f"{r['b_members']} x {r['b_epochs']}", f"{r['a_wall']:.0f}",
           f"{r['b_wall']:.0f}", r["b_epoch_s"]) for r in rows],
-        ["budget min", "seed", "(a) refit", "(a) library, no refit", "(c) best single", "(b) notes-final",
+        ["budget min", "seed", "(a) refit", "(a) library, no refit", "(a) library + refit, half each", "(c) best single", "(b) notes-final",
          "(a) members x epochs", "(b) members x epochs", "(a) wall s", "(b) wall s", "notes-final epoch"]))
     report.note("Setup", f"Embedded digits, --test-fraction {TEST_FRACTION}, --val-fraction 0.15; runs (budget min, "
                 f"seed) {size['runs']}. (a) `cnn_search.py --ensemble --time-budget-min B` (search half, refit half, "
-                f"--fit-on train+val). (b) `ensemble.py --preset notes-final --top-k {size['members']} --fit-on "
-                "train+val --epochs E`, E planned by sweeps.refit.epochs_within from notes-final's epoch time, timed alone "
-                f"on 1 thread, on {SLOTS} slots, less {STARTUP_S} s for the process to start.")
+                f"--fit-on train+val). (b) `ensemble.py --preset notes-final --top-k K --fit-on train+val --epochs E`, "
+                f"K = {size['members']} and E planned by sweeps.refit.epochs_within from notes-final's epoch time, timed "
+                f"alone on 1 thread, on {SLOTS} slots, less {STARTUP_S} s for the process to start; at E = {EPOCH_CAP}, "
+                "K grows while the members fit (sweeps.refit.seeds_within, up to 10), as (a)'s refit does.")
     return report.finish()
 
 

@@ -32,6 +32,9 @@ MIN_SHARE = 0.05  # of the selection's weight, for a member to be refit
 # A refit epoch against the sweep's median epoch time: no quarter-epoch validation, checkpoints or
 # reports. Measured 2026-11-25 (bench/budget_quality.py, 15 min): a refit planned for 390 s took 223 s.
 REFIT_EPOCH_RATIO = 0.7
+# When every member reaches its epoch cap with budget to spare, the spare time trains more seeds
+# of the chosen configs, up to the notes' final ensemble of ten members.
+MAX_MEMBERS = 10
 # Kept back from the budget's deadline after the last epoch: predictions, saving, writing (a few s).
 TAIL_S = 20.0
 
@@ -57,17 +60,47 @@ def data_scale(data, fit_on):
     return digits[fit_on] / sizes["train"]
 
 
-def planned_epochs(board, library_report, seconds, slots, fit_on, data, cap):
-    """Epochs per member that fit ``seconds``, from the chosen trials' measured epoch times."""
+def member_epoch_times(board, library_report, fit_on, data):
+    """Planned seconds per refit epoch of each member to refit, from the sweep's measured times."""
     chosen = [m["trial_id"] for m in refit_members(library_report)]
-    times = board.set_index("trial_id").loc[chosen, "epoch_time_s"].dropna().tolist()
-    return epochs_within(seconds, [t * data_scale(data, fit_on) * REFIT_EPOCH_RATIO for t in times], slots, cap)
+    times = board.set_index("trial_id").loc[chosen, "epoch_time_s"]
+    times = times.fillna(times.max()).fillna(0.0)  # a member without whole epochs: as the slowest
+    return [t * data_scale(data, fit_on) * REFIT_EPOCH_RATIO for t in times]
+
+
+def seeds_within(seconds, epoch_times, weights, slots, epochs, most=MAX_MEMBERS):
+    """Seeds per member when every member trains the capped ``epochs`` with time to spare: one
+    more seed at a time, to the member with the most selection weight per seed (so seeds follow
+    the weights), while all of them still fit ``seconds``; at most ``most`` members in all."""
+    seeds = [1] * len(epoch_times)
+    while sum(seeds) < most:
+        more = list(seeds)
+        more[max(range(len(seeds)), key=lambda i: weights[i] / seeds[i])] += 1
+        expanded = [t for t, n in zip(epoch_times, more) for _ in range(n)]
+        if epochs_within(seconds, expanded, slots, cap=epochs) < epochs:
+            break
+        seeds = more
+    return seeds
 
 
 def chosen_epochs(library_report):
     """The most epochs any checkpoint to be refit had trained: a planned refit shorter than this
     would replace the library's models by less trained ones."""
     return max(m["best_epoch"] for m in refit_members(library_report))
+
+
+def budget_plan(board, library_report, left, slots, data, args):
+    """(epochs per member, seeds per config) that fit ``left`` seconds on ``slots``."""
+    cap = 3 * args.max_epochs
+    times = member_epoch_times(board, library_report, args.fit_on, data)
+    epochs, seeds = epochs_within(left, times, slots, cap), None
+    print(f"refit: {left:.0f} s left of the budget: {epochs} epochs per member on {slots} slots", flush=True)
+    if epochs == cap:
+        seeds = seeds_within(left, times, [m["weight"] for m in refit_members(library_report)], slots, epochs)
+        if sum(seeds) > len(seeds):
+            print(f"refit: {epochs} epochs is the most (3 x --max-epochs); the time left trains "
+                  f"{sum(seeds)} members: seeds per config {seeds}", flush=True)
+    return epochs, seeds
 
 
 def after_sweep(path, board, args, deadline):
@@ -84,22 +117,20 @@ def after_sweep(path, board, args, deadline):
     library_report = json.loads(experiment.read_text(library_report))
     data = experiment.data_of(experiment.read_metadata(path))
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // args.cpus_per_trial))
-    epochs, stop_by = args.refit_epochs, None
+    epochs, stop_by, seeds = args.refit_epochs, None, None
     if deadline is not None:  # a member stops after the epoch that would overrun the budget
         stop_by = time.time() + (deadline - time.perf_counter()) - TAIL_S
     if epochs is None and deadline is None:
         epochs = args.max_epochs
     elif epochs is None:
-        left = deadline - time.perf_counter()
-        epochs = planned_epochs(board, library_report, left, slots, args.fit_on, data, cap=3 * args.max_epochs)
-        print(f"refit: {left:.0f} s left of the budget: {epochs} epochs per member on {slots} slots", flush=True)
+        epochs, seeds = budget_plan(board, library_report, deadline - time.perf_counter(), slots, data, args)
         trained = chosen_epochs(library_report)
         if epochs < trained:  # shorter than the checkpoints it would replace: worse, not better
             print(f"refit: skipped: the chosen checkpoints trained up to {trained:g} epochs, the budget leaves "
                   f"{epochs}; the library ensemble is the result", flush=True)
             return None, None
     return run(path, library_report, experiment.child(path, OUT), args.fit_on, epochs, args.seed,
-               args.cpus_per_trial, args.gpus_per_trial, args.test, data, stop_by)
+               args.cpus_per_trial, args.gpus_per_trial, args.test, data, stop_by, seeds)
 
 
 def refit_members(library_report, min_share=MIN_SHARE):
@@ -110,17 +141,19 @@ def refit_members(library_report, min_share=MIN_SHARE):
     return [m for m in library_report["members"] if m["weight"] and m["weight"] >= min_share * total]
 
 
-def plan(library_report, experiment_path):
-    """[{trial_id, weight, config}] of the members to refit, with their selection weights."""
+def plan(library_report, experiment_path, seeds=None):
+    """[{trial_id, weight, config}] of the members to refit, with their selection weights;
+    ``seeds[i]`` copies of the i-th (each with its share of the weight) when given."""
     from sweeps.library import local_checkpoint
     from trainables.keras_trainable import STATE_FILE  # imports TensorFlow: only when refitting
 
     members = []
-    for member in refit_members(library_report):
+    chosen = refit_members(library_report)
+    for member, copies in zip(chosen, seeds or [1] * len(chosen)):
         with local_checkpoint(member["checkpoint"], experiment_path) as directory:
             state = json.loads((Path(directory) / STATE_FILE).read_text())
         config = {key: value for key, value in state["config"].items() if key != ORIGIN}
-        members.append({"trial_id": member["trial_id"], "weight": member["weight"], "config": config})
+        members += [{"trial_id": member["trial_id"], "weight": member["weight"] / copies, "config": config}] * copies
     return members
 
 
@@ -199,9 +232,10 @@ def write(out, report, members, results, test_rows):
 
 
 def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0, test_csv=None, data=None,
-        deadline=None):
+        deadline=None, seeds=None):
     """Plan, train, score and write the refit of the experiment at ``path``; returns (report, out).
-    ``data``: the experiment's split, when the caller has it already; ``deadline``: see ``train``."""
+    ``data``: the experiment's split, when the caller has it already; ``deadline``: see ``train``;
+    ``seeds``: see ``plan``."""
     from sweeps import experiment
     from sweeps.families import FAMILIES
     from trainables.kaggle_csv import count_data_rows, load_kaggle_csv
@@ -210,10 +244,11 @@ def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, 
     metadata = experiment.read_metadata(path)
     data = experiment.data_of(metadata) if data is None else data
     extra = load_kaggle_csv(test_csv, labelled=False)[0] if test_csv else None
-    members = plan(library_report, path)
+    members = plan(library_report, path, seeds)
     chosen = sum(1 for m in library_report["members"] if m["weight"])
-    print(f"refit: {len(members)} of the {chosen} chosen configs (those with at least {MIN_SHARE:.0%} of the weight), "
-          f"{epochs} epochs each on {fit_on}, in parallel -> {out}", flush=True)
+    print(f"refit: {len(refit_members(library_report))} of the {chosen} chosen configs (those with at least "
+          f"{MIN_SHARE:.0%} of the weight), {len(members)} members, {epochs} epochs each on {fit_on}, in parallel "
+          f"-> {out}", flush=True)
     build_ref = FAMILIES[metadata["family"]].trainable_params["build"]
     results = train(members, data, build_ref, fit_on, epochs, seed, cpus, gpus, extra, deadline)
     report = build_report(members, results, data, fit_on, epochs, seed)

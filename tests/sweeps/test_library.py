@@ -153,6 +153,19 @@ def test_refit_epochs_fit_the_time_left_on_the_slots():
                 assert max(finish) <= 600
 
 
+def test_time_left_at_the_epoch_cap_trains_more_seeds_in_proportion_to_the_weights():
+    from sweeps.refit import epochs_within, seeds_within
+
+    times, weights = [10, 10, 10], [474, 173, 69]
+    # n members of 10 epochs at 10 s, 30 s fixed each, on 2 slots: 65 n + 65 s, so 500 s holds 6.
+    # Each seed goes to the most weight per seed: 474, 237 (first), then 173 (second).
+    assert seeds_within(500, times, weights, slots=2, epochs=10) == [3, 2, 1]
+    assert epochs_within(500, [10] * 6, 2, cap=10) == 10 and epochs_within(500, [10] * 7, 2, cap=10) < 10
+    assert seeds_within(900, times, weights, slots=2, epochs=10) == [6, 3, 1]  # 12 would fit; 10 at most
+    assert seeds_within(900, times, weights, slots=2, epochs=10, most=4) == [2, 1, 1]
+    assert seeds_within(200, times, weights, slots=2, epochs=10) == [1, 1, 1]  # no time to spare
+
+
 def test_a_planned_refit_must_train_at_least_as_long_as_the_chosen_checkpoints():
     from sweeps.refit import chosen_epochs
 
@@ -188,6 +201,7 @@ def test_ensemble_splits_the_time_budget_between_search_and_refit():
 @pytest.mark.slow
 def test_a_sweep_with_ensemble_refits_within_its_budget_and_writes_a_submission(ray_local, tiny_data, tmp_path, capsys):
     from sweeps.families import CNN
+    from sweeps.refit import refit_members
     from sweeps.tuner import run_cli
     from tests.conftest import sweep_args
 
@@ -201,6 +215,13 @@ def test_a_sweep_with_ensemble_refits_within_its_budget_and_writes_a_submission(
     assert metadata["flags"]["time_budget_min"] == 0.75 and metadata["flags"]["job_budget_min"] == 1.5
     report = json.loads((job / "refit" / "report.json").read_text())
     assert 1 <= report["epochs"] <= 3 and report["fit_on"] == "train+val" and report["val_accuracy"] is None
+    # However many seeds the time left trained, each config keeps its selection weight in all.
+    library = json.loads((job / "library" / "report.json").read_text())
+    by_config = {m["trial_id"]: m["weight"] for m in refit_members(library)}
+    for trial_id, weight in by_config.items():
+        assert sum(m["weight"] for m in report["members"] if m["trial_id"] == trial_id) == pytest.approx(weight)
+    assert {m["trial_id"] for m in report["members"]} == set(by_config)
+    assert len({m["seed"] for m in report["members"]}) == len(report["members"])
     assert len(pd.read_csv(job / "refit" / "submission.csv")) == 13
     assert len(pd.read_csv(job / "library" / "submission.csv")) == 13
     assert "s left of the budget" in capsys.readouterr().out
