@@ -10,6 +10,15 @@ os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--limit", "300", "--val-fraction", "0.2", "--test-fraction", "0.2"]
+# A user's environment: no TF_CPP_MIN_LOG_LEVEL (set above for the tests' own processes).
+AS_A_USER_HAS_IT = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+NATIVE_NOISE = ["absl", "cuda", "oneDNN", "Checkpoint successfully", "== Status ==", "(pid="]
+
+
+def assert_no_native_noise(output):
+    """TensorFlow's C++ start-up lines, Ray's status tables and workers' output stay out of a console."""
+    for noise in NATIVE_NOISE:
+        assert noise not in output, noise
 
 
 @pytest.fixture(scope="session")

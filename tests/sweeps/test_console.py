@@ -1,8 +1,6 @@
 """The console: the progress line's counts and best result, and a real sweep's whole output."""
 
 import io
-import os
-import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -10,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from sweeps.console import SweepProgress
-from tests.conftest import REPO, TINY
+from tests.conftest import AS_A_USER_HAS_IT, REPO, TINY, assert_no_native_noise
 
 
 def _trial(trial_id, status, epoch=None, best=None, **config):
@@ -71,31 +69,13 @@ def test_a_sweep_prints_a_short_console_without_native_noise(tmp_path):
          "--name", "quiet", "--num-samples", "2", "--presets", "baseline-cnn", "--max-epochs", "1",
          "--grace-period", "1", "--time-budget-min", "0"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        env=AS_A_USER_HAS_IT,
+        env=AS_A_USER_HAS_IT,  # as a user has it
     )
     assert result.returncode == 0, result.stderr[-2000:]
     output = result.stdout + result.stderr
     lines = output.splitlines()
     assert len(lines) < 60, output
-    _assert_no_noise(output)
+    assert_no_native_noise(output)
     progress = [line for line in lines if line.startswith("[0:")]
     assert progress and "2 trials: 0 running" in progress[-1] and "best val_accuracy" in progress[-1]
     assert str(tmp_path / "results" / "quiet" / "leaderboard.parquet") in output
-
-    # The library's refit starts its own Ray and TensorFlow: as quiet as the sweep.
-    result = subprocess.run(
-        [sys.executable, str(REPO / "sweeps" / "library.py"), str(tmp_path / "results" / "quiet"),
-         "--refit-epochs", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=AS_A_USER_HAS_IT,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    output = result.stdout + result.stderr
-    _assert_no_noise(output)
-    assert re.search(r"refit: (\d)/\1 members done", output) and len(output.splitlines()) < 20, output
-
-
-AS_A_USER_HAS_IT = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-
-
-def _assert_no_noise(output):
-    for noise in ["absl", "cuda", "oneDNN", "Checkpoint successfully", "== Status ==", "(pid="]:
-        assert noise not in output, noise

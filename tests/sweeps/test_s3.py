@@ -14,7 +14,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, sweep_args
+from tests.conftest import AS_A_USER_HAS_IT, REPO, assert_no_native_noise, sweep_args
 from trainables.kaggle_csv import write_kaggle_csv
 
 pytestmark = pytest.mark.slow
@@ -51,9 +51,9 @@ def read(client, key):
     return client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
 
-def run(script, *argv, cwd, timeout=600):
+def run(script, *argv, cwd, timeout=600, env=None):
     result = subprocess.run([sys.executable, str(REPO / "sweeps" / script), *argv], cwd=cwd,
-                            capture_output=True, text=True, timeout=timeout)
+                            capture_output=True, text=True, timeout=timeout, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -120,9 +120,14 @@ def test_the_leaderboard_cli_writes_into_the_bucket_and_locally_only_with_out(s3
 
 
 def test_the_ensemble_trainer_and_the_refit_write_into_the_experiment(s3, sweep, workdir, tmp_path):
-    run("ensemble.py", "--experiment", f"{STORAGE}/cloud", "--top-k", "2", "--epochs", "1", "--test", "test.csv",
-        cwd=workdir)
-    run("library.py", f"{STORAGE}/cloud", "--refit-epochs", "1", "--test", "test.csv", cwd=workdir)
+    # Both start their own Ray and TensorFlow, as quietly as the sweep does.
+    trained = run("ensemble.py", "--experiment", f"{STORAGE}/cloud", "--top-k", "2", "--epochs", "1", "--test",
+                  "test.csv", cwd=workdir, env=AS_A_USER_HAS_IT)
+    refit = run("library.py", f"{STORAGE}/cloud", "--refit-epochs", "1", "--test", "test.csv", cwd=workdir,
+                env=AS_A_USER_HAS_IT)
+    for result in (trained, refit):
+        assert_no_native_noise(result.stdout + result.stderr)
+        assert "Ray dashboard: http://127.0.0.1:" in result.stdout and len(result.stdout.splitlines()) < 40, result.stdout
     stored = keys(s3, sweep)
     for out in ("ensemble", "refit"):
         written = [k.split("/", 1)[1] for k in stored if k.startswith(out + "/")]
