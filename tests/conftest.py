@@ -10,8 +10,14 @@ os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--limit", "300", "--val-fraction", "0.2", "--test-fraction", "0.2"]
-# A user's environment: no TF_CPP_MIN_LOG_LEVEL (set above for the tests' own processes).
-AS_A_USER_HAS_IT = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+
+
+def as_a_user_has_it():
+    """This process's environment now (an S3 fixture's endpoint included) without the
+    TF_CPP_MIN_LOG_LEVEL set above for the tests' own processes: what a user's shell has."""
+    return {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+
+
 NATIVE_NOISE = ["absl", "cuda", "oneDNN", "Checkpoint successfully", "== Status ==", "(pid="]
 
 

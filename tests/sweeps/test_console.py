@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from sweeps.console import SweepProgress
-from tests.conftest import AS_A_USER_HAS_IT, REPO, TINY, assert_no_native_noise
+from tests.conftest import REPO, TINY, as_a_user_has_it, assert_no_native_noise
 
 
 def _trial(trial_id, status, epoch=None, best=None, **config):
@@ -69,7 +69,7 @@ def test_a_sweep_prints_a_short_console_without_native_noise(tmp_path):
          "--name", "quiet", "--num-samples", "2", "--presets", "baseline-cnn", "--max-epochs", "1",
          "--grace-period", "1", "--time-budget-min", "0"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        env=AS_A_USER_HAS_IT,  # as a user has it
+        env=as_a_user_has_it(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     output = result.stdout + result.stderr

@@ -14,7 +14,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.conftest import AS_A_USER_HAS_IT, REPO, assert_no_native_noise, sweep_args
+from tests.conftest import REPO, as_a_user_has_it, assert_no_native_noise, sweep_args
 from trainables.kaggle_csv import write_kaggle_csv
 
 pytestmark = pytest.mark.slow
@@ -122,9 +122,9 @@ def test_the_leaderboard_cli_writes_into_the_bucket_and_locally_only_with_out(s3
 def test_the_ensemble_trainer_and_the_refit_write_into_the_experiment(s3, sweep, workdir, tmp_path):
     # Both start their own Ray and TensorFlow, as quietly as the sweep does.
     trained = run("ensemble.py", "--experiment", f"{STORAGE}/cloud", "--top-k", "2", "--epochs", "1", "--test",
-                  "test.csv", cwd=workdir, env=AS_A_USER_HAS_IT)
+                  "test.csv", cwd=workdir, env=as_a_user_has_it())
     refit = run("library.py", f"{STORAGE}/cloud", "--refit-epochs", "1", "--test", "test.csv", cwd=workdir,
-                env=AS_A_USER_HAS_IT)
+                env=as_a_user_has_it())
     for result in (trained, refit):
         assert_no_native_noise(result.stdout + result.stderr)
         assert "Ray dashboard: http://127.0.0.1:" in result.stdout and len(result.stdout.splitlines()) < 40, result.stdout
