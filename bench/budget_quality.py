@@ -89,20 +89,12 @@ def blend_accuracy(path):
     so the test split still chooses nothing. None without a refit."""
     if not (path / "refit" / "report.json").exists():
         return None
-    import keras
-    import numpy as np
-    import pandas as pd
-
-    from sweeps import experiment, library
+    from sweeps import experiment, predict
     from trainables import ensemble as combine
 
     data = experiment.data_of(experiment.read_metadata(path))
-    chosen = pd.DataFrame([m for m in json.loads((path / "library" / "report.json").read_text())["members"] if m["weight"]])
-    lib = combine.average(library.predict(chosen, path, {"test": data.x_test})["test"], chosen["weight"].to_numpy())
-    manifest = json.loads((path / "refit" / "manifest.json").read_text())["members"]
-    refit = combine.average(np.stack([keras.models.load_model(path / "refit" / m["model"]).predict(
-        data.x_test, batch_size=512, verbose=0) for m in manifest]), [m["weight"] for m in manifest])
-    return combine.accuracy((lib + refit) / 2, data.y_test)
+    library, refit = (predict.predict(predict.members(path / out)[0], data.x_test) for out in ("library", "refit"))
+    return combine.accuracy((library + refit) / 2, data.y_test)
 
 
 def mean_spread(values):
