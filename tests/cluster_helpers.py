@@ -113,6 +113,20 @@ def node_of_pid(cluster, pid):
     return next((raylets[p.pid] for p in ancestors if p.pid in raylets), None)
 
 
+def worker_nodes(cluster):
+    """{pid: node_id} of every process the cluster's raylets have started and that runs now."""
+    import psutil
+
+    nodes = {}
+    for node in cluster.list_all_nodes():
+        try:
+            children = psutil.Process(raylet_pid(node)).children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        nodes.update({child.pid: node.node_id for child in children})
+    return nodes
+
+
 def trial_dirs(experiment):
     """Trial directories in storage: Tune's files come with its snapshots, checkpoints before them."""
     found = [*Path(experiment).glob("*/params.json"), *Path(experiment).glob("*/checkpoint_*")]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import requests
 
-from tests.cluster_helpers import TRIAL_ACTOR, auth_header, free_port, local_cluster, results, trial_dirs
+from tests.cluster_helpers import TRIAL_ACTOR, auth_header, free_port, local_cluster, results, trial_dirs, worker_nodes
 from tests.conftest import sweep_args
 
 pytestmark = pytest.mark.slow
@@ -29,9 +29,12 @@ def cluster():
         yield c
 
 
-def trial_actors(cluster, alive_only=False):
-    """The trial actors the dashboard lists (its state API over HTTP, authenticated)."""
-    params = {"detail": "1", "limit": "1000", "filter_keys": "class_name", "filter_predicates": "=", "filter_values": TRIAL_ACTOR}
+def trial_actors(cluster, alive_only=False, class_name=TRIAL_ACTOR):
+    """The trial actors the dashboard lists (its state API over HTTP, authenticated); every actor
+    with ``class_name=None``."""
+    params = {"detail": "1", "limit": "1000"}
+    if class_name:
+        params.update(filter_keys="class_name", filter_predicates="=", filter_values=class_name)
     response = requests.get(f"{cluster.dashboard}/api/v0/actors", params=params, headers=auth_header(), timeout=10)
     response.raise_for_status()
     actors = response.json()["data"]["result"]["result"]
@@ -39,16 +42,19 @@ def trial_actors(cluster, alive_only=False):
 
 
 class Watcher(threading.Thread):
-    """Polls the dashboard while a sweep runs; keeps each snapshot of live trial actors and the free GPU."""
+    """Polls the dashboard while a sweep runs; keeps each snapshot of live trial actors and the free
+    GPU, and the node of every worker process the cluster's raylets ran meanwhile (from the OS)."""
 
     def __init__(self, cluster):
         super().__init__(daemon=True)
         self.cluster, self.snapshots, self.stopped = cluster, [], threading.Event()
+        self.node_of = {}
 
     def run(self):
         import ray
 
         while not self.stopped.wait(0.5):
+            self.node_of.update(worker_nodes(self.cluster))
             try:
                 alive = trial_actors(self.cluster, alive_only=True)
                 free_gpu = ray.available_resources().get("GPU", 0.0) if ray.is_initialized() else None
@@ -71,7 +77,7 @@ def watched_sweep(cluster, storage, name, *flags):
     watcher.join()
     print(out.getvalue()[-3000:])
     return {"code": code, "path": storage / name, "stdout": out.getvalue(), "snapshots": watcher.snapshots,
-            "seconds": time.perf_counter() - started}
+            "node_of": watcher.node_of, "seconds": time.perf_counter() - started}
 
 
 def trial_pids(path):
@@ -88,10 +94,11 @@ def test_trials_ran_on_more_than_one_node(cluster, cpu_sweep):
     assert cpu_sweep["code"] == 0
     board = pd.read_parquet(cpu_sweep["path"] / "leaderboard.parquet")
     assert len(board) == 2 and set(board["status"]) == {"TERMINATED"}
-    # Every node shares this host's IP; the dashboard knows which node ran each trial's process.
-    node_of = {a["pid"]: a["node_id"] for a in trial_actors(cluster)}
+    # Every node shares this host's IP: a trial's node is the raylet that started its process, as
+    # the OS saw it while the sweep ran (the dashboard's view is the next test's subject).
     pids = trial_pids(cpu_sweep["path"])
-    nodes = {node_of[pid] for pid in pids}
+    assert pids <= set(cpu_sweep["node_of"]), (pids, cpu_sweep["node_of"])
+    nodes = {cpu_sweep["node_of"][pid] for pid in pids}
     print(f"multi-node: {len(pids)} trials on {len(nodes)} of 3 nodes in {cpu_sweep['seconds']:.0f} s")
     assert nodes <= {n.node_id for n in cluster.list_all_nodes()}
     assert len(nodes) == 2  # 1 CPU a node: the two trials, started together, cannot share one
@@ -101,7 +108,8 @@ def test_dashboard_listed_the_running_sweeps_trial_actors(cluster, cpu_sweep):
     assert f"Ray dashboard: {cluster.dashboard}" in cpu_sweep["stdout"]
     seen = {a["pid"] for snapshot in cpu_sweep["snapshots"] for a in snapshot["alive"]}
     print(f"dashboard: {len(cpu_sweep['snapshots'])} polls saw live trial actors {sorted(seen)}")
-    assert seen and seen <= trial_pids(cpu_sweep["path"])
+    listed = [(a["class_name"], a["state"], a.get("pid"), a["node_id"][:8]) for a in trial_actors(cluster, class_name=None)]
+    assert seen and seen <= trial_pids(cpu_sweep["path"]), f"the dashboard lists now: {listed}"
     # Token authentication is on: without the token the same API refuses.
     assert requests.get(f"{cluster.dashboard}/api/v0/actors", timeout=10).status_code == 401
 
