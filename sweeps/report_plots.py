@@ -192,7 +192,10 @@ def presets(rows, top=25):
         ax.text(acc, yi, f" {acc:.4f}", va="center", fontsize=7)
     ax.set_yticks(y, [_label(row) for _, row in shown.iterrows()], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlim(max(0.0, accuracy.min() - 0.02), min(1.0, accuracy.max() + 0.01) + 0.01)
+    if shown.empty:  # a live report before any trial has reported its accuracy
+        ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+    else:
+        ax.set_xlim(max(0.0, accuracy.min() - 0.02), min(1.0, accuracy.max() + 0.01) + 0.01)
     ax.set_xlabel("best validation accuracy (red: a notes preset; pale: stopped early)")
     ax.grid(axis="x", alpha=0.3)
     return fig

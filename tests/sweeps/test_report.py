@@ -117,3 +117,12 @@ def test_an_axis_no_trial_has_reported_on_yet_draws_an_empty_panel():
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert titles == ["filters_3", "downsample"]
     assert "no results yet" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_presets_no_trial_has_reported_on_yet_draw_an_empty_panel():
+    """A live report at the first result: the leaderboard lists the trials, none with an accuracy yet."""
+    rows = pd.DataFrame({"rank": [1, 2], "preset": ["baseline-cnn", None], "best_val_accuracy": [float("nan")] * 2,
+                         "stopped_early": [False, False]})
+    fig = report_plots.presets(rows)
+    assert "no results yet" in [t.get_text() for t in fig.axes[0].texts]
+    assert report_plots.to_base64(fig)
