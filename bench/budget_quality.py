@@ -5,10 +5,10 @@ Arms at equal wall time, each a fresh process on this machine, on the embedded d
 (a) ``cnn_search.py --ensemble --time-budget-min B``: search, library ensemble, refit of the
     chosen configs on train+val, the epochs (and at the epoch cap, the seeds) planned to fit
     what is left of B;
-(b) the notes' final recipe: ``ensemble.py --preset notes-final --fit-on train+val`` with K
-    members and as many epochs as fit B, planned with the same arithmetic
-    (``sweeps.refit.epochs_within``, then ``seeds_within`` at the epoch cap) from notes-final's
-    epoch time, timed alone;
+(b) the notes' final recipe: ``ensemble.py --preset notes-final --fit-on train+val
+    --time-budget-min B`` with K members and as many epochs as fit B, planned with the same
+    arithmetic (``sweeps.refit.epochs_within``, then ``seeds_within`` at the epoch cap) from
+    notes-final's epoch time, timed alone; its members stop at B's deadline as (a)'s refit does;
 (c) the best single trial of (a), as its library report scores it.
 Goal: (a) beats (b) by at least 0.3 points at every budget.
 """
@@ -79,7 +79,8 @@ def notes_arm(work, budget, seed, limit, members, epoch_s, scale):
         members = max(members, seeds_within(seconds, [epoch_s], [1], SLOTS, epochs, most=MAX_MEMBERS)[0])
     out = work / f"b-{budget:g}min-seed{seed}"
     cmd = [common.PYTHON, "sweeps/ensemble.py", "--preset", "notes-final", "--top-k", str(members),
-           "--epochs", str(epochs), "--fit-on", "train+val", "--out", str(out), *data_flags(seed, limit)]
+           "--epochs", str(epochs), "--fit-on", "train+val", "--time-budget-min", str(budget), "--out", str(out),
+           *data_flags(seed, limit)]
     wall, _ = common.run(cmd, log=out.with_suffix(".log"))
     return {"wall": wall, "epochs": epochs, "members": members, "report": json.loads((out / "report.json").read_text())}
 
@@ -95,6 +96,14 @@ def blend_accuracy(path):
     data = experiment.data_of(experiment.read_metadata(path))
     library, refit = (predict.predict(predict.members(path / out)[0], data.x_test) for out in ("library", "refit"))
     return combine.accuracy((library + refit) / 2, data.y_test)
+
+
+def epochs_label(planned, members):
+    """The planned epochs, and the epochs trained when a deadline stopped members sooner."""
+    trained = sorted({m["epochs_trained"] for m in members if "epochs_trained" in m})
+    if not trained or trained == [planned]:
+        return str(planned)
+    return f"{planned} (stopped at {trained[0]}{'' if len(trained) == 1 else f'-{trained[-1]}'})"
 
 
 def mean_spread(values):
@@ -122,9 +131,9 @@ def main(argv=None):
         result = a["refit"] or {"test_accuracy": a["library"]["test_accuracy"]["bagged"], "epochs": "no refit",
                                 "members": [m for m in a["library"]["members"] if m["weight"]]}
         row = {"budget": budget, "seed": seed, "a": result["test_accuracy"], "a_wall": a["wall"],
-               "a_members": len(result["members"]), "a_epochs": result["epochs"],
+               "a_members": len(result["members"]), "a_epochs": epochs_label(result["epochs"], result["members"]),
                "library": a["library"]["test_accuracy"]["bagged"], "c": a["library"]["test_accuracy"]["best single"],
-               "b": b["report"]["test_accuracy"]["chosen"], "b_wall": b["wall"], "b_epochs": b["epochs"],
+               "b": b["report"]["test_accuracy"]["chosen"], "b_wall": b["wall"], "b_epochs": epochs_label(b["epochs"], b["report"]["members"]),
                "b_members": b["members"], "b_epoch_s": b["epoch_s"], "blend": blend}
         rows.append(row)
         print(f"  {budget:g} min seed {seed}: (a) {row['a']:.4f} in {row['a_wall']:.0f} s, (b) {row['b']:.4f} "
@@ -148,7 +157,7 @@ def main(argv=None):
          "(a) members x epochs", "(b) members x epochs", "(a) wall s", "(b) wall s", "notes-final epoch"]))
     report.note("Setup", f"Embedded digits, --test-fraction {TEST_FRACTION}, --val-fraction 0.15; runs (budget min, "
                 f"seed) {size['runs']}. (a) `cnn_search.py --ensemble --time-budget-min B` (search half, refit half, "
-                f"--fit-on train+val). (b) `ensemble.py --preset notes-final --top-k K --fit-on train+val --epochs E`, "
+                f"--fit-on train+val). (b) `ensemble.py --preset notes-final --top-k K --fit-on train+val --epochs E --time-budget-min B`, "
                 f"K = {size['members']} and E planned by sweeps.refit.epochs_within from notes-final's epoch time, timed "
                 f"alone on 1 thread, on {SLOTS} slots, less {STARTUP_S} s for the process to start; at E = {EPOCH_CAP}, "
                 "K grows while the members fit (sweeps.refit.seeds_within, up to 10), as (a)'s refit does.")

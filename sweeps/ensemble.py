@@ -2,6 +2,7 @@
 
     python sweeps/ensemble.py --experiment results/cnn-20261124-120000 [--top-k 10] [--epochs N] [--test test.csv]
     python sweeps/ensemble.py --preset notes-final [--experiment ...]   # the notes' 10-CNN recipe
+    python sweeps/ensemble.py --preset notes-final --epochs 30 --time-budget-min 20   # stop in time
 
 Members are the top-k trials by their best validation accuracy, each
 retrained from scratch with its own seed. They are combined by averaging
@@ -36,6 +37,9 @@ def build_parser():
     p.add_argument("--family", default="cnn", help="family of --preset when there is no --experiment")
     p.add_argument("--top-k", type=int, default=10, help="members")
     p.add_argument("--epochs", type=int, help="epochs per member (default: the sweep's --max-epochs)")
+    p.add_argument("--time-budget-min", type=float,
+                   help="the whole run's wall budget, start-up included: each member stops after the epoch "
+                        "that would run past it (its best epoch so far kept when validation is held out)")
     # "all" would train on the test split this trainer reports on: the library refit offers it.
     p.add_argument("--fit-on", choices=[f for f in FIT_ON if f != "all"], default="train",
                    help="members fit on the train split, on train+val (then no greedy selection), "
@@ -91,22 +95,13 @@ def plan_members(args, path, metadata):
             for i, (rank, trial, config) in enumerate(configs)]
 
 
-def train_members(plan, data, args, build_ref, extra_images):
-    """All members at once as Ray tasks; the data goes into the object store once."""
-    import ray
-
-    from trainables.ensemble_member import train_member
-
+def train_members(plan, data, args, build_ref, extra_images, deadline):
+    """All members at once as Ray tasks (the refit's), member i with seed --seed + i."""
     dashboard = start_ray(args.address, quiet=args.quiet)
     if dashboard:
         print(f"Ray dashboard: http://{dashboard}")
-    task = ray.remote(train_member).options(
-        num_cpus=args.cpus_per_member, num_gpus=args.gpus_per_member, max_retries=2,
-    )
-    data_ref, extra_ref = ray.put(data), ray.put(extra_images)
-    futures = [task.remote(m["config"], m["seed"], build_ref, data_ref, args.fit_on, args.epochs,
-                           args.cpus_per_member, extra_ref) for m in plan]
-    return refit.gather(futures, "ensemble")  # members done / total, elapsed, ETA
+    return refit.train(plan, data, build_ref, args.fit_on, args.epochs, args.seed, args.cpus_per_member,
+                       args.gpus_per_member, extra_images, deadline, label="ensemble")
 
 
 def choose(results, data, fit_on):
@@ -135,10 +130,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.top_k < 1 or (args.epochs is not None and args.epochs < 1):
         parser.error("--top-k and --epochs must be at least 1")
+    if args.time_budget_min is not None and args.time_budget_min <= 0:
+        parser.error(f"--time-budget-min must be positive, got {args.time_budget_min:g}")
     if not args.experiment and not args.preset:
         parser.error("give --experiment (its top-k configs) or --preset")
     try:
         started = time.perf_counter()
+        # time.time(): the members compare it with their own clocks, in other processes.
+        deadline = None if args.time_budget_min is None else time.time() + args.time_budget_min * 60 - refit.TAIL_S
         path = experiment_path(args)
         metadata = experiment.read_metadata(path) if path else None
         family = FAMILIES[metadata["family"] if metadata else args.family]
@@ -154,8 +153,9 @@ def main(argv=None):
     args.quiet = import_tensorflow_quietly(args.gpus_per_member)
     args.epochs = args.epochs or (metadata["max_epochs"] if metadata else 8)
     out = ensemble_output.output_dir(args, path)
-    print(f"training {len(plan)} members for {args.epochs} epochs on {args.fit_on} -> {out}")
-    results = train_members(plan, data, args, build_ref, extra)
+    budget = f", each stopping in time for the {args.time_budget_min:g}-minute budget" if deadline else ""
+    print(f"training {len(plan)} members for {args.epochs} epochs on {args.fit_on}{budget} -> {out}")
+    results = train_members(plan, data, args, build_ref, extra, deadline)
     decision = choose(results, data, args.fit_on)
     report = ensemble_output.report(plan, results, data, decision, args)
     report["wall_time_s"] = time.perf_counter() - started

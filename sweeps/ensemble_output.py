@@ -30,7 +30,7 @@ def report(plan, results, data, decision, args):
     counts = decision["greedy_counts"]
     return {
         "chosen": decision["method"], "reason": decision["reason"], "fit_on": args.fit_on,
-        "epochs": args.epochs, "top_k": len(plan), "preset": args.preset,
+        "epochs": args.epochs, "top_k": len(plan), "preset": args.preset, "time_budget_min": args.time_budget_min,
         "test_accuracy": {
             "average": combine.accuracy(combine.average(test), data.y_test),
             "greedy": None if counts is None else combine.accuracy(combine.average(test, counts), data.y_test),
@@ -42,7 +42,7 @@ def report(plan, results, data, decision, args):
         "accuracy_by_size": combine.accuracy_by_size(test, data.y_test),
         "per_class_errors": combine.per_class_errors(chosen, data.y_test),
         "members": [
-            {"rank": m["rank"], "trial_id": m["trial_id"], "seed": m["seed"],
+            {"rank": m["rank"], "trial_id": m["trial_id"], "seed": m["seed"], "epochs_trained": r["epochs_trained"],
              "val_accuracy": None if args.fit_on == "train+val" else combine.accuracy(r["val"], data.y_val),
              "test_accuracy": combine.accuracy(r["test"], data.y_test)}
             for m, r in zip(plan, results)
@@ -52,10 +52,10 @@ def report(plan, results, data, decision, args):
 
 
 def summary(report):
-    lines = [f"{'member':>6} {'rank':>5} {'seed':>5} {'val':>7} {'test':>7}"]
+    lines = [f"{'member':>6} {'rank':>5} {'seed':>5} {'epochs':>6} {'val':>7} {'test':>7}"]
     for i, m in enumerate(report["members"], start=1):
         val = "-" if m["val_accuracy"] is None else f"{m['val_accuracy']:.4f}"  # none when val was trained on
-        lines.append(f"{i:>6} {str(m['rank']):>5} {m['seed']:>5} {val:>7} {m['test_accuracy']:7.4f}")
+        lines.append(f"{i:>6} {str(m['rank']):>5} {m['seed']:>5} {m['epochs_trained']:>6} {val:>7} {m['test_accuracy']:7.4f}")
     acc = report["test_accuracy"]
     lines.append(f"ensemble ({report['chosen']}): test accuracy {acc['chosen']:.4f} (average {acc['average']:.4f})")
     lines.append(f"why: {report['reason']}")

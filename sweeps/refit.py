@@ -174,9 +174,10 @@ def gather(futures, label="refit", heartbeat_s=HEARTBEAT_S, clock=time.perf_coun
     return results
 
 
-def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, extra=None, deadline=None):
-    """Every member from scratch as a Ray task; the data goes into the object store once.
-    ``deadline`` (``time.time()`` seconds): each member stops early rather than run past it."""
+def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, extra=None, deadline=None, label="refit"):
+    """Every member from scratch as a Ray task, member i with seed ``seed + i``; the data goes into
+    the object store once. ``deadline`` (``time.time()`` seconds): each member stops early rather
+    than run past it. ``label`` names the progress lines."""
     import ray
 
     from trainables.ensemble_member import train_member
@@ -185,7 +186,7 @@ def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, ex
     data_ref, extra_ref = ray.put(data), ray.put(extra)
     futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref, deadline)
                for i, m in enumerate(members)]
-    return gather(futures)
+    return gather(futures, label)
 
 
 def build_report(members, results, data, fit_on, epochs, seed):

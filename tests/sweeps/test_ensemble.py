@@ -38,6 +38,7 @@ def test_top_k_of_a_sweep_with_a_kaggle_submission(two_trial_sweep, tiny_data, t
     board = pd.read_parquet(two_trial_sweep / "leaderboard.parquet")
     assert [m["trial_id"] for m in report["members"]] == list(board["trial_id"][:2])
     assert [m["seed"] for m in report["members"]] == [0, 1]
+    assert [m["epochs_trained"] for m in report["members"]] == [1, 1]
     assert len(report["accuracy_by_size"]) == 2 and len(report["per_class_errors"]) == 10
     assert report["chosen"] in ("average", "greedy") and report["reason"]
     assert report["test_accuracy"]["greedy"] is not None
@@ -52,11 +53,13 @@ def test_top_k_of_a_sweep_with_a_kaggle_submission(two_trial_sweep, tiny_data, t
     assert submission["Label"].between(0, 9).all()
 
 
-def test_notes_final_preset_without_a_sweep(ray_local, tmp_path):
+def test_notes_final_preset_without_a_sweep_stops_in_its_budget(ray_local, tmp_path):
     out = tmp_path / "notes"
-    assert run_ensemble("--preset", "baseline-cnn", "--top-k", 2, "--epochs", 1, "--fit-on", "train+val",
-                        *TINY, "--out", out) == 0
+    # 6 s, less than the time kept back for writing: each member stops after its first of 3 epochs.
+    assert run_ensemble("--preset", "baseline-cnn", "--top-k", 2, "--epochs", 3, "--fit-on", "train+val",
+                        "--time-budget-min", 0.1, *TINY, "--out", out) == 0
     report = json.loads((out / "report.json").read_text())
+    assert report["epochs"] == 3 and [m["epochs_trained"] for m in report["members"]] == [1, 1]
     assert report["chosen"] == "average" and "train+val" in report["reason"]
     # The validation digits were trained on: no figure calls itself validation accuracy.
     assert report["val_accuracy"] == {"average": None, "greedy": None}
