@@ -50,7 +50,7 @@ def _restart_session_ray():
 
     from sweeps.tuner import WORKER_ENV
 
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": WORKER_ENV})
+    ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env={"env_vars": WORKER_ENV})
 
 
 @contextmanager
