@@ -121,7 +121,7 @@ def worker_nodes(cluster):
     for node in cluster.list_all_nodes():
         try:
             children = psutil.Process(raylet_pid(node)).children(recursive=True)
-        except psutil.NoSuchProcess:
+        except psutil.Error:  # a raylet gone, a process ending while read: the next poll will do
             continue
         nodes.update({child.pid: node.node_id for child in children})
     return nodes
