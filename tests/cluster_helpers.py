@@ -103,14 +103,8 @@ def raylet_pid(node):
 
 def node_of_pid(cluster, pid):
     """The cluster node whose raylet started process ``pid`` (None once the process is gone)."""
-    import psutil  # Ray's bundled copy, importable once ray is
-
-    raylets = {raylet_pid(node): node for node in cluster.list_all_nodes()}
-    try:
-        ancestors = psutil.Process(pid).parents()
-    except psutil.NoSuchProcess:
-        return None
-    return next((raylets[p.pid] for p in ancestors if p.pid in raylets), None)
+    node_id = worker_nodes(cluster).get(pid)
+    return next((node for node in cluster.list_all_nodes() if node.node_id == node_id), None)
 
 
 def worker_nodes(cluster):
