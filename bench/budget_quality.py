@@ -7,7 +7,7 @@ Arms at equal wall time, each a fresh process on this machine, on the embedded d
     what is left of B;
 (b) the notes' final recipe: ``ensemble.py --preset notes-final --fit-on train+val
     --time-budget-min B`` with K members and as many epochs as fit B, planned with the same
-    arithmetic (``sweeps.refit.epochs_within``, then ``seeds_within`` at the epoch cap) from
+    arithmetic (``sweeps.ensembles.refit.epochs_within``, then ``seeds_within`` at the epoch cap) from
     notes-final's epoch time, timed alone; its members stop at B's deadline as (a)'s refit does;
 (c) the best single trial of (a), as its library report scores it.
 Goal: (a) beats (b) by at least 0.3 points at every budget.
@@ -53,7 +53,7 @@ def notes_final_epoch_s(seed, limit):
     the tracing, and a sweep epoch its quarter-epoch validations and checkpoints (the first 15-minute
     run planned (b) from those and used 305 s of 900)."""
     from search_spaces.cnn import PRESETS
-    from trainables.data import load_data
+    from trainables.data.loading import load_data
     from trainables.keras_trainable import configure_tensorflow
 
     configure_tensorflow(1)
@@ -70,8 +70,8 @@ def notes_final_epoch_s(seed, limit):
 
 def notes_arm(work, budget, seed, limit, members, epoch_s, scale):
     """K members at the most epochs that fit; at the epoch cap, more members while they fit (the
-    rule (a)'s refit follows, ``sweeps.refit.seeds_within``), up to ten."""
-    from sweeps.refit import MAX_MEMBERS, epochs_within, seeds_within
+    rule (a)'s refit follows, ``sweeps.ensembles.refit.seeds_within``), up to ten."""
+    from sweeps.ensembles.refit import MAX_MEMBERS, epochs_within, seeds_within
 
     seconds, epoch_s = budget * 60 - STARTUP_S, epoch_s * scale
     epochs = epochs_within(seconds, [epoch_s] * members, SLOTS, cap=EPOCH_CAP)
@@ -90,7 +90,8 @@ def blend_accuracy(path):
     so the test split still chooses nothing. None without a refit."""
     if not (path / "refit" / "report.json").exists():
         return None
-    from sweeps import experiment, predict
+    from sweeps.sweep import experiment
+    from sweeps.ensembles import predict
     from trainables import ensemble as combine
 
     data = experiment.data_of(experiment.read_metadata(path))
@@ -158,9 +159,9 @@ def main(argv=None):
     report.note("Setup", f"Embedded digits, --test-fraction {TEST_FRACTION}, --val-fraction 0.15; runs (budget min, "
                 f"seed) {size['runs']}. (a) `cnn_search.py --ensemble --time-budget-min B` (search half, refit half, "
                 f"--fit-on train+val). (b) `ensemble.py --preset notes-final --top-k K --fit-on train+val --epochs E --time-budget-min B`, "
-                f"K = {size['members']} and E planned by sweeps.refit.epochs_within from notes-final's epoch time, timed "
+                f"K = {size['members']} and E planned by sweeps.ensembles.refit.epochs_within from notes-final's epoch time, timed "
                 f"alone on 1 thread, on {SLOTS} slots, less {STARTUP_S} s for the process to start; at E = {EPOCH_CAP}, "
-                "K grows while the members fit (sweeps.refit.seeds_within, up to 10), as (a)'s refit does.")
+                "K grows while the members fit (sweeps.ensembles.refit.seeds_within, up to 10), as (a)'s refit does.")
     return report.finish()
 
 

@@ -231,8 +231,10 @@ def stop_own_ray():
 SWEEP_CODE = """
 import json, sys, time
 started = time.perf_counter()
-from sweeps import tuner, leaderboard
-from sweeps.families import CNN
+from sweeps import pipeline
+from sweeps.sweep import runtime, tuner
+from sweeps.results import leaderboard
+from sweeps.sweep.definition import CNN
 phases = {"imports": time.perf_counter() - started}
 def timed(name, fn):
     def wrapper(*a, **k):
@@ -242,8 +244,8 @@ def timed(name, fn):
         finally:
             phases[name] = phases.get(name, 0.0) + time.perf_counter() - t
     return wrapper
-tuner.load_data = timed("data load", tuner.load_data)
-tuner.start_ray = timed("ray start", tuner.start_ray)
+pipeline.load_data = timed("data load", pipeline.load_data)
+runtime.start_ray = timed("ray start", runtime.start_ray)
 tuner.build_tuner = timed("tuner build", tuner.build_tuner)
 leaderboard.build = timed("leaderboard", leaderboard.build)
 _build_tuner = tuner.build_tuner
@@ -256,7 +258,7 @@ if "--cprofile" in sys.argv:
     sys.argv.remove("--cprofile")
     import cProfile, pstats, io
     prof = cProfile.Profile(); prof.enable()
-code = tuner.run_cli(CNN, sys.argv[1:])
+code = pipeline.run_cli(CNN, sys.argv[1:])
 if "prof" in globals():
     prof.disable(); out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(15)
@@ -268,7 +270,7 @@ sys.exit(code)
 
 
 def run_sweep(storage, name, flags, log=None, cprofile=False, echo=False):
-    """Run the project's CNN sweep, ``sweeps.tuner.run_cli(CNN, ...)``, in a fresh process.
+    """Run the project's CNN sweep, ``sweeps.pipeline.run_cli(CNN, ...)``, in a fresh process.
 
     Returns (wall seconds including interpreter start and Ray start, experiment path, phases, cProfile text).
     """

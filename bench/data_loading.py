@@ -1,9 +1,9 @@
 """4. Data loading: a 42,000-row Kaggle-format CSV to arrays, pandas.read_csv vs the project's loader.
 
 The CSV is built from the embedded 5,000 digits, tiled and shuffled, with
-trainables.kaggle_csv.write_kaggle_csv. Arms, each repeated and timed by its median:
+trainables.data.kaggle_csv.write_kaggle_csv. Arms, each repeated and timed by its median:
 pandas.read_csv with defaults then the same arrays the loader returns (uint8 (N, 28, 28, 1) images,
-int64 labels); the project's loader (trainables.kaggle_csv.load_kaggle_csv) with an empty cache
+int64 labels); the project's loader (trainables.data.kaggle_csv.load_kaggle_csv) with an empty cache
 dir (first read: hash, validate, write the Parquet cache); and again with the cache filled.
 Goals: cached read >= 20x faster than pandas, first read >= 3x faster.
 """
@@ -22,8 +22,8 @@ CACHED_GOAL, FIRST_GOAL = 20.0, 3.0
 
 
 def build_csv(path, rows, seed=0):
-    from trainables.data import load_embedded
-    from trainables.kaggle_csv import write_kaggle_csv
+    from trainables.data.loading import load_embedded
+    from trainables.data.kaggle_csv import write_kaggle_csv
 
     images, labels, _ = load_embedded()
     pick = np.random.default_rng(seed).permutation(np.resize(np.arange(len(labels)), rows))
@@ -44,7 +44,7 @@ def first_read_phases(path, cache_dir):
     """The loader's first read, step by step (the steps of load_kaggle_csv)."""
     import pyarrow.parquet as pq
 
-    from trainables import kaggle_csv as k
+    from trainables.data import kaggle_csv as k
 
     phases = {}
     with common.timer(phases, "content hash (sha256)"):
@@ -68,7 +68,7 @@ def cached_read_phases(path, cache_dir):
     """The loader's cached read, step by step."""
     import pyarrow.parquet as pq
 
-    from trainables import kaggle_csv as k
+    from trainables.data import kaggle_csv as k
 
     phases = {}
     with common.timer(phases, "content hash (memo lookup)"):
@@ -84,7 +84,7 @@ def main(argv=None):
     args = common.parse(common.parser(__doc__.split("\n\n")[0], SIZES), argv)
     size, work = args.size, args.work / "data_loading"
     report = common.Report("data_loading", "4. Data loading", args)
-    from trainables.kaggle_csv import load_kaggle_csv
+    from trainables.data.kaggle_csv import load_kaggle_csv
 
     work.mkdir(parents=True, exist_ok=True)
     csv = work / "train.csv"

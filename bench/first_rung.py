@@ -73,7 +73,7 @@ def main(argv=None):
 
     from search_spaces.cnn import PRESETS
     from trainables import models
-    from trainables.data import load_data
+    from trainables.data.loading import load_data
 
     size = args.size
     names = size["presets"] or list(PRESETS)

@@ -1,7 +1,7 @@
 """9. Library ensemble: which selection to trust, over finished sweeps' own checkpoints.
 
 For each experiment (default: the sweeps benchmark 7 left in its work directory, all with
---test-fraction 0.3), the library ensemble is built again (``sweeps.library.build``, no
+--test-fraction 0.3), the library ensemble is built again (``sweeps.ensembles.library.build``, no
 retraining) and its report's test accuracies are tabulated for the best single trial, the
 top-10 average, plain greedy selection and bagged selection. All four are chosen on the
 validation split; the test split only scores them. No goal: it decides the default.
@@ -23,7 +23,7 @@ def main(argv=None):
     p = common.parser(__doc__.split("\n\n")[0], SIZES)
     p.add_argument("experiments", nargs="*", help="experiment directories (default: benchmark 7's)")
     args = common.parse(p, argv)
-    from sweeps import library
+    from sweeps.ensembles import library
 
     paths = [Path(e) for e in args.experiments] or sorted(
         d for d in (args.work / "search_quality").glob("*-seed*") if (d / "digit_sweep.json").exists())

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from sweeps import leaderboard  # noqa: E402
+from sweeps.results import leaderboard  # noqa: E402
 
 SIZES = {
     "tiny": {"budgets": [0.75], "seeds": [0], "arms": ["a", "b"], "horizon": 1, "limit": 1000},
@@ -63,7 +63,7 @@ def minutes_to_beat_presets(path, board):
 
 def retrain_and_test(config, seed, horizon, limit):
     """The config trained from scratch for ``horizon`` epochs on the train split; test accuracy."""
-    from trainables.data import load_data
+    from trainables.data.loading import load_data
     from trainables.keras_trainable import configure_tensorflow, trial_seed
 
     configure_tensorflow(2)

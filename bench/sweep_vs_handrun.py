@@ -1,7 +1,7 @@
 """1. The sweep against the hand-run loop: 8 notes presets, 3 epochs each, on the embedded data.
 
 (a) a plain sequential Keras loop in one process, TensorFlow on all cores, as the notes were run;
-(b) the project's sweep, ``sweeps.tuner.run_cli(CNN, ...)`` with FIFO and no early stopping, in a
+(b) the project's sweep, ``sweeps.pipeline.run_cli(CNN, ...)`` with FIFO and no early stopping, in a
 fresh process, timed whole (interpreter, imports, data, Ray start, trials, leaderboard, exit).
 Figure: wall-time ratio b / a. Goal: <= 0.75.
 """
@@ -28,7 +28,7 @@ t0 = time.perf_counter()
 import keras, tensorflow  # default thread pools: TensorFlow uses every core
 phases = {"tf import": time.perf_counter() - t0}
 from search_spaces.cnn import PRESETS
-from trainables.data import load_data
+from trainables.data.loading import load_data
 from trainables.keras_trainable import trial_seed
 from trainables.models import build_cnn, schedule_callbacks
 names, epochs, limit = sys.argv[1].split(","), int(sys.argv[2]), int(sys.argv[3]) or None

@@ -31,7 +31,7 @@ from trainables.keras_trainable import configure_tensorflow, trial_seed
 configure_tensorflow(1)  # intra 1, inter 1, before the first op: as in a 1-CPU trial
 import keras
 from search_spaces.cnn import PRESETS
-from trainables.data import load_data
+from trainables.data.loading import load_data
 from trainables.models import build_cnn, schedule_callbacks
 name, epochs, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) or None
 config = PRESETS[name]

@@ -1,4 +1,4 @@
-"""CNN hyperparameter sweep on Ray Tune: HyperOpt search seeded with the notes' presets, ASHA.
+"""CNN hyperparameter sweep on Ray Tune: Optuna TPE seeded with the notes' presets, ASHA early stopping.
 
     python sweeps/cnn_search.py                      # embedded 5,000 MNIST digits, ~10 min on 2 CPUs
     python sweeps/cnn_search.py --data train.csv     # Kaggle Digit Recognizer data
@@ -7,8 +7,8 @@
 
 import sys
 
-from sweeps.families import CNN
-from sweeps.tuner import run_cli
+from sweeps.pipeline import run_cli
+from sweeps.sweep.definition import CNN
 
 if __name__ == "__main__":
     sys.exit(run_cli(CNN))

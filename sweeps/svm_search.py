@@ -1,4 +1,4 @@
-"""SVM (PCA + RBF SVC) sweep on Ray Tune: HyperOpt seeded with the notes' presets, ASHA over rungs.
+"""SVM (PCA + RBF SVC) sweep on Ray Tune: Optuna TPE seeded with the notes' presets, ASHA over rungs.
 
 A rung is a fit on a growing share of the training set (1/8, 1/4, 1/2, all),
 so ASHA stops poor (gamma, C) pairs before they pay for the full fit.
@@ -10,8 +10,8 @@ so ASHA stops poor (gamma, C) pairs before they pay for the full fit.
 
 import sys
 
-from sweeps.families import SVM
-from sweeps.tuner import run_cli
+from sweeps.sweep.definition import SVM
+from sweeps.pipeline import run_cli
 
 if __name__ == "__main__":
     sys.exit(run_cli(SVM))

@@ -48,7 +48,7 @@ def _restart_session_ray():
     that hold that session fixture keep working."""
     import ray
 
-    from sweeps.tuner import WORKER_ENV
+    from sweeps.sweep.runtime import WORKER_ENV
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env={"env_vars": WORKER_ENV})
 

@@ -29,7 +29,7 @@ def assert_no_native_noise(output):
 
 @pytest.fixture(scope="session")
 def tiny_data():
-    from trainables.data import load_data
+    from trainables.data.loading import load_data
 
     return load_data(limit=300, val_fraction=0.2, test_fraction=0.2, seed=0)
 
@@ -39,7 +39,7 @@ def ray_local():
     """One real local Ray instance for the whole test session."""
     import ray
 
-    from sweeps.tuner import WORKER_ENV
+    from sweeps.sweep.runtime import WORKER_ENV
 
     # address="local": always our own instance; without it ray.init joins any Ray already
     # running on the machine (another test session's) and refuses num_cpus.
@@ -51,8 +51,8 @@ def ray_local():
 @pytest.fixture(scope="session")
 def smoke_sweep(ray_local, tmp_path_factory):
     """One finished 3-trial, 2-epoch CNN sweep, shared by the sweep and report tests; don't write into it."""
-    from sweeps.families import CNN
-    from sweeps.tuner import run_cli
+    from sweeps.sweep.definition import CNN
+    from sweeps.pipeline import run_cli
 
     storage = tmp_path_factory.mktemp("results")
     argv = sweep_args(storage, "smoke", "--num-samples", "3", "--presets", "baseline-cnn,he-uniform")

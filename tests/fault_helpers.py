@@ -7,7 +7,7 @@ from pathlib import Path
 from ray import tune
 
 from search_spaces.cnn import PRESETS, SPACE
-from sweeps.families import SweepDefinition
+from sweeps.sweep.definition import SweepDefinition
 
 
 def fails_when_told(config, data, build, max_epochs, base_seed=0, attempts_dir=None):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 FIT_ON = ("train", "train+val", "random-split", "all")
+REFIT_ON = ("train", "train+val", "all")  # the refit's choices: its members keep the sweep's split
 RANDOM_SPLIT_SHARE = 0.9
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sweeps.families import FAMILIES
+from sweeps.sweep.definition import FAMILIES
 from tests.search_spaces.contract import in_domain
 
 PRESETS = [(family, name) for family, d in FAMILIES.items() for name in d.presets]

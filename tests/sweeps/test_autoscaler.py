@@ -68,8 +68,9 @@ def running_trial_to_kill(experiment):
 def test_workers_are_added_for_queued_trials_replaced_when_lost_and_removed_when_idle(tmp_path):
     import ray
 
-    from sweeps.families import CNN
-    from sweeps.tuner import WORKER_ENV, run_cli
+    from sweeps.sweep.definition import CNN
+    from sweeps.pipeline import run_cli
+    from sweeps.sweep.runtime import WORKER_ENV
 
     with autoscaling_cluster(REPO / "cluster.yaml", {"CPU": 1}, max_workers=2) as address:
         ray.init(address=address, runtime_env={"env_vars": WORKER_ENV})

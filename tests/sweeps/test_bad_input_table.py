@@ -7,9 +7,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from sweeps.families import CNN
-from sweeps.tuner import run_cli
-from trainables.kaggle_csv import write_kaggle_csv
+from sweeps.sweep.definition import CNN
+from sweeps.pipeline import run_cli
+from trainables.data.kaggle_csv import write_kaggle_csv
 
 
 def digits(tiny_data, per_class=None, only=None):
@@ -75,8 +75,8 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, cases, tmp_pat
 
 
 def test_resume_with_a_conflicting_flag_is_refused(tmp_path, capsys):
-    from sweeps import experiment
-    from sweeps.tuner import build_parser
+    from sweeps.sweep import experiment
+    from sweeps.sweep.tuner import build_parser
 
     recorded = {k: v for k, v in vars(build_parser(CNN).parse_args([])).items()}
     experiment.write_text(str(tmp_path / "cnn-a" / experiment.METADATA), json.dumps({"family": "cnn", "flags": recorded}))

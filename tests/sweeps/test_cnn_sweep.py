@@ -13,7 +13,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 # smoke_sweep (a finished 3-trial CNN sweep) is a session fixture in tests/conftest.py,
-# shared with tests/sweeps/test_report.py.
+# shared with tests/sweeps/results/test_report.py.
 
 
 def test_leaderboard_has_one_row_per_trial_best_first(smoke_sweep):
@@ -65,7 +65,7 @@ def test_metadata_records_family_and_data(smoke_sweep):
 
 
 def test_leaderboard_cli_on_a_finished_experiment(smoke_sweep, tmp_path):
-    from sweeps import leaderboard
+    from sweeps.results import leaderboard
 
     assert leaderboard.main([str(smoke_sweep), "--out", str(tmp_path)]) == 0
     again = pd.read_parquet(tmp_path / "leaderboard.parquet")
@@ -106,8 +106,8 @@ def test_bad_flags_exit_2_naming_the_flag(argv, flag, tmp_path):
 @pytest.mark.parametrize("scheduler, first", [("fifo", "notes-final"), ("asha", "baseline-cnn")])
 def test_fifo_starts_the_costliest_preset_first_asha_keeps_the_given_order(scheduler, first, tmp_path):
     from search_spaces.cnn import PRESETS
-    from sweeps.families import CNN
-    from sweeps.tuner import build_parser, validate
+    from sweeps.sweep.definition import CNN
+    from sweeps.sweep.tuner import build_parser, validate
 
     parser = build_parser(CNN)
     args = parser.parse_args(["--presets", "baseline-cnn,he-uniform,notes-final", "--scheduler", scheduler,

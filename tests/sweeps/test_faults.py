@@ -29,7 +29,7 @@ def board_of(path):
 
 
 def test_a_trial_that_always_raises_is_retried_then_errored_and_the_sweep_goes_on(ray_local, tmp_path):
-    from sweeps.tuner import run_cli
+    from sweeps.pipeline import run_cli
 
     tried = tmp_path / "attempts"
     tried.mkdir()
@@ -68,8 +68,8 @@ def running_trial_with_a_checkpoint(cluster, experiment, max_epochs):
 
 
 def test_losing_a_worker_node_mid_sweep(cluster, tmp_path):
-    from sweeps.families import CNN
-    from sweeps.tuner import run_cli
+    from sweeps.sweep.definition import CNN
+    from sweeps.pipeline import run_cli
 
     experiment, outcome = tmp_path / "nodeloss", {}
     argv = sweep_args(tmp_path, "nodeloss", "--num-samples", "2", "--max-epochs", "5", "--search", "random",
@@ -131,8 +131,8 @@ def repeated_epochs(trial_dir, before):
 
 
 def test_a_killed_driver_resumes_without_rerunning_finished_trials(cluster, tmp_path):
-    from sweeps.families import CNN
-    from sweeps.tuner import run_cli
+    from sweeps.sweep.definition import CNN
+    from sweeps.pipeline import run_cli
 
     before = kill_after_a_finished_trial(tmp_path, "killed", cluster)
     started = time.perf_counter()
@@ -163,8 +163,8 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials(cluster, tmp_
 
 
 def test_a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path):
-    from sweeps.families import CNN
-    from sweeps.tuner import run_cli
+    from sweeps.sweep.definition import CNN
+    from sweeps.pipeline import run_cli
 
     flags = ["--search", "random", "--scheduler", "fifo", "--address", cluster.address]
     assert run_cli(CNN, sweep_args(tmp_path, "grown", "--num-samples", "2", "--presets", "baseline-cnn", *flags)) == 0

@@ -1,4 +1,4 @@
-"""Real MLP and SVM sweeps through Ray Tune on a tiny slice, and one leaderboard over families."""
+"""Real MLP and SVM sweeps through Ray Tune on a tiny slice, and one leaderboard over definition."""
 
 import subprocess
 import sys
@@ -22,8 +22,8 @@ def storage(tmp_path_factory):
 def svm_sweep(ray_local, storage):
     """A good preset, then the notes' C=0.001 (0.11 in the notes), one at a time so ASHA
     has the good trial's rung-1 score when the bad one reaches rung 1."""
-    from sweeps.families import SVM
-    from sweeps.tuner import run_cli
+    from sweeps.sweep.definition import SVM
+    from sweeps.pipeline import run_cli
 
     argv = sweep_args(storage, "svm", "--num-samples", "2", "--presets", f"{GOOD},{BAD}",
                       "--max-epochs", "4", "--reduction-factor", "2", "--max-concurrent", "1")
@@ -33,8 +33,8 @@ def svm_sweep(ray_local, storage):
 
 @pytest.fixture(scope="module")
 def mlp_sweep(ray_local, storage):
-    from sweeps.families import MLP
-    from sweeps.tuner import run_cli
+    from sweeps.sweep.definition import MLP
+    from sweeps.pipeline import run_cli
 
     argv = sweep_args(storage, "mlp", "--num-samples", "2", "--presets", "bn-relu-200-200,bn-relu-512",
                       "--max-epochs", "1")
@@ -73,7 +73,7 @@ def test_mlp_leaderboard_rows_and_checkpoints(mlp_sweep):
 
 
 def test_one_leaderboard_over_both_families(svm_sweep, mlp_sweep, tmp_path):
-    from sweeps import leaderboard
+    from sweeps.results import leaderboard
 
     assert leaderboard.main([str(svm_sweep), str(mlp_sweep), "--out", str(tmp_path)]) == 0
     board = pd.read_parquet(tmp_path / "leaderboard.parquet")
@@ -88,7 +88,7 @@ def test_one_leaderboard_over_both_families(svm_sweep, mlp_sweep, tmp_path):
 
 def test_three_families_side_by_side(svm_sweep, mlp_sweep, smoke_sweep, tmp_path):
     """SVM, MLP and the shared CNN smoke sweep (tests/conftest.py) in one leaderboard."""
-    from sweeps import leaderboard
+    from sweeps.results import leaderboard
 
     assert leaderboard.main([str(svm_sweep), str(mlp_sweep), str(smoke_sweep), "--out", str(tmp_path)]) == 0
     board = pd.read_parquet(tmp_path / "leaderboard.parquet")
@@ -103,8 +103,8 @@ def test_three_families_side_by_side(svm_sweep, mlp_sweep, smoke_sweep, tmp_path
     ("MLP", ["--data", "missing.csv"], "missing.csv"),
 ])
 def test_bad_input_exits_2_naming_the_flag_or_file(family, argv, flag, tmp_path, capsys):
-    from sweeps import families
-    from sweeps.tuner import run_cli
+    from sweeps.sweep import definition
+    from sweeps.pipeline import run_cli
 
     argv = [*argv, "--storage", str(tmp_path / "results")]
     try:
@@ -116,7 +116,7 @@ def test_bad_input_exits_2_naming_the_flag_or_file(family, argv, flag, tmp_path,
 
 
 def test_svm_help_speaks_of_rungs_and_starts_without_tensorflow(tmp_path):
-    probe = ("import sys; from sweeps.families import SVM, trainable_of; from sweeps.tuner import build_parser; "
+    probe = ("import sys; from sweeps.sweep.definition import SVM, trainable_of; from sweeps.sweep.tuner import build_parser; "
              "trainable_of(SVM); assert 'tensorflow' not in sys.modules; print(build_parser(SVM).format_help())")
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -65,8 +65,8 @@ class Watcher(threading.Thread):
 
 def watched_sweep(cluster, storage, name, *flags):
     """Run a sweep against the cluster while a Watcher polls the dashboard; returns what it saw."""
-    from sweeps.families import CNN
-    from sweeps.tuner import run_cli
+    from sweeps.sweep.definition import CNN
+    from sweeps.pipeline import run_cli
 
     watcher, out = Watcher(cluster), io.StringIO()
     watcher.start()

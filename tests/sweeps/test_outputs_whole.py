@@ -1,12 +1,13 @@
 """Outputs appear whole or not at all, and a failure never loses the previous ones."""
 
-import ast
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from sweeps import ensemble_output, experiment, leaderboard
+from sweeps.ensembles import outputs
+from sweeps.sweep import experiment
+from sweeps.results import leaderboard
 from tests.conftest import REPO
 
 
@@ -35,25 +36,14 @@ def test_leaderboard_export_replaces_each_file_whole(tmp_path):
 
 def test_a_failed_ensemble_output_keeps_the_old_one(tmp_path):
     out = tmp_path / "ensemble"
-    with ensemble_output.staged(out) as staging:
+    with outputs.staged(out) as staging:
         (staging / "report.json").write_text("old")
     with pytest.raises(RuntimeError):
-        with ensemble_output.staged(out) as staging:
+        with outputs.staged(out) as staging:
             (staging / "report.json").write_text("new, half")
             raise RuntimeError("a member failed")
     assert (out / "report.json").read_text() == "old"
-    with ensemble_output.staged(out) as staging:
+    with outputs.staged(out) as staging:
         (staging / "report.json").write_text("new")
     assert (out / "report.json").read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["ensemble"]  # no staging or previous copy left
-
-
-def test_trainables_never_import_sweeps():
-    """trainables/ is the layer below sweeps/: the sweeps assemble it, never the other way."""
-    offenders = []
-    for path in sorted((REPO / "trainables").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            offenders += [f"{Path(path).name}: {n}" for n in names if n.split(".")[0] == "sweeps"]
-    assert offenders == []

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import REPO, as_a_user_has_it, assert_no_native_noise, sweep_args
-from trainables.kaggle_csv import write_kaggle_csv
+from trainables.data.kaggle_csv import write_kaggle_csv
 
 pytestmark = pytest.mark.slow
 BUCKET = "digits"

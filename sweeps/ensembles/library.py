@@ -1,0 +1,228 @@
+"""Library ensemble: the sweep's own trial checkpoints, weighed by ensemble selection, no retraining.
+
+    python sweeps/library.py results/cnn-20261125-093000 [--test test.csv] [--size 25] [--selection bagged]
+
+Every trial that reached an epoch end kept its best checkpoint: a trained
+model. As auto-sklearn and AutoGluon do, the best ``--size`` of them predict
+the validation split, and ensemble selection with replacement (Caruana et al.,
+2004) weighs them on it; bagged over random halves of the validation split by
+default, so a small split is not overfit. The test split only reports: the
+best single trial, the top-10 average, plain greedy and bagged selection.
+Written after every Keras sweep into ``<experiment>/library/`` (report.json,
+report.md, manifest.json and, with ``--test``, submission.csv).
+"""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from sweeps.ensembles import outputs, refit
+from sweeps.ensembles.checkpoints import predict
+from sweeps.sweep import experiment
+from sweeps.sweep.runtime import import_tensorflow_quietly, start_ray
+from trainables.ensemble_member import REFIT_ON
+from trainables import ensemble as combine
+from trainables import errors
+from trainables.errors import ArgumentParser, UserError
+from trainables.data.kaggle_csv import count_data_rows, load_kaggle_csv
+
+OUT = outputs.LIBRARY_DIR
+DEFAULT_SIZE = 25
+TOP_K = 10  # the plain average the report compares against
+SELECTIONS = ("bagged", "greedy", "average")
+BAGS = 20
+
+
+def library_rows(board, size):
+    """The best ``size`` trials that kept a checkpoint, best first."""
+    if board.empty or "checkpoint" not in board.columns:
+        return board.head(0)
+    return board[board["checkpoint"].notna()].head(size).reset_index(drop=True)
+
+
+def evaluate(val, test, data, seed):
+    """Every selection's weights (counts), decided on the validation split only, and the
+    accuracies the report shows (test: report only)."""
+    greedy, history = combine.greedy_selection(val, data.y_val)
+    weights = {
+        "bagged": combine.bagged_selection(val, data.y_val, bags=BAGS, seed=seed),
+        "greedy": greedy,
+        "average": np.array([1] * min(TOP_K, len(val)) + [0] * max(0, len(val) - TOP_K)),
+        "best single": np.eye(len(val), dtype=int)[0],
+    }
+
+    def scores(probabilities, labels):
+        return {name: combine.accuracy(combine.average(probabilities, w), labels) for name, w in weights.items()}
+
+    added = np.zeros(len(val), dtype=int)
+    curve = []
+    for step in history:  # the greedy trace on the whole validation split, as members are added
+        added[step["member"]] += 1
+        curve.append({"round": step["round"], "member": step["member"], "val_accuracy": step["accuracy"],
+                      "test_accuracy": combine.accuracy(combine.average(test, added), data.y_test)})
+    return weights, scores(val, data.y_val), scores(test, data.y_test), curve
+
+
+def build_report(rows, predictions, data, selection, seed):
+    val, test = predictions["val"], predictions["test"]
+    weights, val_scores, test_scores, curve = evaluate(val, test, data, seed)
+    chosen = weights[selection]
+    members = [{
+        "library_rank": i + 1, "trial_id": row["trial_id"], "leaderboard_rank": int(row["rank"]),
+        "origin": row.get("origin"), "preset": row.get("preset"), "best_epoch": float(row["best_epoch"]),
+        "val_accuracy": combine.accuracy(val[i], data.y_val), "test_accuracy": combine.accuracy(test[i], data.y_test),
+        "weight": int(chosen[i]), "checkpoint": row["checkpoint"],
+    } for i, (_, row) in enumerate(rows.iterrows())]
+    return {
+        "selection": selection, "library_size": len(rows), "bags": BAGS if selection == "bagged" else None,
+        "members_chosen": int((chosen > 0).sum()),
+        "val_accuracy": val_scores, "test_accuracy": test_scores,
+        "weights": {name: [int(v) for v in w] for name, w in weights.items()},
+        "greedy_curve": curve, "members": members,
+        "per_class_errors": combine.per_class_errors(combine.average(test, chosen), data.y_test),
+        "data": {"source": data.source, "fingerprint": data.fingerprint, **data.sizes()},
+    }
+
+
+def summary(report):
+    val, test = report["val_accuracy"], report["test_accuracy"]
+    lines = [f"library ensemble: {report['members_chosen']} of {report['library_size']} checkpoints "
+             f"chosen by {report['selection']} selection on the validation split",
+             f"{'':>14} {'val':>7} {'test':>7}"]
+    lines += [f"{name:>14} {val[name]:7.4f} {test[name]:7.4f}" for name in ("best single", "average", "greedy", "bagged")]
+    return "\n".join(lines)
+
+
+def markdown(report):
+    members = pd.DataFrame(report["members"]).drop(columns=["checkpoint"])
+    chosen = members[members["weight"] > 0]
+    curve = pd.DataFrame(report["greedy_curve"])
+    return "\n\n".join([
+        "# Library ensemble", summary(report).join(["```\n", "\n```"]),
+        "Validation chose everything; the test split only reports. `average` is the top-10 trials' plain "
+        "average, `greedy` Caruana's selection on the whole validation split, `bagged` the same over "
+        f"{BAGS} random halves of it, weights summed.",
+        "## Chosen members", chosen.to_markdown(index=False, floatfmt=".4f"),
+        "## Accuracy as members are added (greedy, whole validation split)", curve.to_markdown(index=False, floatfmt=".4f"),
+        "## The library", members.to_markdown(index=False, floatfmt=".4f"),
+    ]) + "\n"
+
+
+def write(out, report, extra_probabilities, test_rows):
+    """report.json, report.md, manifest.json and submission.csv, all or nothing."""
+    with outputs.staged(out) as staging:
+        if extra_probabilities is not None:
+            outputs.submission(extra_probabilities, test_rows).to_csv(staging / "submission.csv", index=False)
+        (staging / "report.json").write_text(json.dumps(report, indent=2, default=str))
+        (staging / "report.md").write_text(markdown(report))
+        manifest = [{k: m[k] for k in ("trial_id", "checkpoint", "weight")} for m in report["members"] if m["weight"]]
+        (staging / "manifest.json").write_text(json.dumps({"data": report["data"], "members": manifest}, indent=2))
+    return out
+
+
+def build(path, board=None, test_csv=None, size=DEFAULT_SIZE, selection="bagged", out=None, cpus=None):
+    """Select and write the library ensemble of the experiment at ``path``; returns (report, out dir).
+    None when no trial kept a checkpoint."""
+    started = time.perf_counter()
+    metadata = experiment.read_metadata(path)
+    # A bad file fails here, before any model is loaded.
+    extra = load_kaggle_csv(test_csv, labelled=False)[0] if test_csv else None
+    if board is None:
+        from sweeps.results import leaderboard
+
+        board = leaderboard.build(path)
+    rows = library_rows(board, size)
+    if rows.empty:
+        return None, None
+    data = experiment.data_of(metadata)
+    predictions = predict(rows, path, {"val": data.x_val, "test": data.x_test}, cpus)
+    report = build_report(rows, predictions, data, selection, metadata["flags"].get("seed", 0))
+    extra_probabilities = None
+    if extra is not None:  # only the chosen members predict test.csv: it may hold 28,000 digits
+        weights = np.array(report["weights"][selection])
+        picked = weights > 0
+        extra_probabilities = combine.average(predict(rows[picked], path, {"extra": extra}, cpus)["extra"], weights[picked])
+    report["wall_time_s"] = time.perf_counter() - started
+    if out is None:
+        out = experiment.child(path, OUT)
+    return report, write(out, report, extra_probabilities, count_data_rows(test_csv) if test_csv else None)
+
+
+def build_or_warn(path, board, test_csv=None):
+    """``build`` at the end of a sweep, on every CPU of this machine; a failure only warns
+    (the sweep's leaderboard is already safe). Returns the files written."""
+    try:
+        report, out = build(path, board, test_csv=test_csv, cpus=len(os.sched_getaffinity(0)))
+    except Exception as error:  # noqa: BLE001 - whatever it was, the sweep's results stand
+        print(f"warning: no library ensemble: {type(error).__name__}: {error}", file=sys.stderr)
+        return []
+    if report is None:
+        print("library ensemble: no trial kept a checkpoint")
+        return []
+    print(summary(report))
+    return experiment.files_under(out)
+
+
+def build_parser():
+    p = ArgumentParser(prog="library.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("experiment", help="experiment directory (a Keras family's sweep)")
+    p.add_argument("--test", help="Kaggle test.csv: also write submission.csv")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help="the best this many trials with a checkpoint")
+    p.add_argument("--selection", choices=SELECTIONS, default="bagged",
+                   help="bagged: greedy selection over random halves of the validation split, weights summed; "
+                   "greedy: on the whole split; average: the top 10 equally")
+    p.add_argument("--cpus", type=int, default=2, help="TensorFlow threads for the predictions")
+    p.add_argument("--out", help=f"output directory (default: <experiment>/{OUT})")
+    refit = p.add_argument_group("refit: train the chosen configs again from scratch (sweeps/refit.py)")
+    refit.add_argument("--refit-epochs", type=int, help="epochs per refit member (default: no refit)")
+    refit.add_argument("--fit-on", choices=REFIT_ON, default="train",
+                       help="train: validation held out; train+val; all: every labelled digit (no test figure)")
+    refit.add_argument("--cpus-per-member", type=float, default=1.0)
+    refit.add_argument("--gpus-per-member", type=float, default=0.0)
+    refit.add_argument("--address", help="Ray cluster address; a local Ray of its own by default")
+    return p
+
+
+def refit_chosen(path, report, args):
+    """Refit the chosen configs as Ray tasks; returns (refit report, out dir)."""
+    dashboard = start_ray(args.address, quiet=args.quiet)
+    if dashboard:
+        print(f"Ray dashboard: http://{dashboard}")
+    out = experiment.child(experiment.parent(args.out) if args.out else path, refit.OUT)
+    seed = experiment.read_metadata(path)["flags"].get("seed", 0)
+    return refit.run(path, report, out, args.fit_on, args.refit_epochs, seed, args.cpus_per_member,
+                     args.gpus_per_member, args.test)
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.size < 1 or (args.refit_epochs is not None and args.refit_epochs < 1):
+        parser.error(f"--size and --refit-epochs must be at least 1, got {args.size} and {args.refit_epochs}")
+    try:
+        path = experiment.resolve_storage(args.experiment)
+        if experiment.read_metadata(path)["family"] == "svm":
+            raise UserError(f"{args.experiment}: an SVM sweep keeps no model checkpoints to ensemble")
+        args.quiet = import_tensorflow_quietly(args.gpus_per_member)
+        report, out = build(path, test_csv=args.test, size=args.size, selection=args.selection,
+                            out=args.out, cpus=args.cpus)
+    except UserError as error:
+        return errors.report(parser.prog, error)
+    if report is None:
+        print(f"{parser.prog}: error: {args.experiment}: no trial kept a checkpoint", file=sys.stderr)
+        return 2
+    print(summary(report))
+    print(f"library ensemble: {out} ({report['wall_time_s']:.0f} s)")
+    if args.refit_epochs:
+        refit_report, refit_out = refit_chosen(path, report, args)
+        print(refit.summary(refit_report))
+        print(f"refit: {refit_out} ({refit_report['wall_time_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""The library ensemble: selection on the validation split only, and a real sweep's checkpoints."""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sweeps.ensembles import library
+from trainables.data.kaggle_csv import count_data_rows, write_kaggle_csv
+
+
+def confident(labels, right, classes=10):
+    """Probabilities sure of the true label where ``right``, of the next label elsewhere."""
+    guess = np.where(right, labels, (labels + 1) % classes)
+    out = np.full((len(labels), classes), 0.01)
+    out[np.arange(len(labels)), guess] = 0.91
+    return out
+
+
+def two_member_case():
+    """Member 0 is perfect on validation and poor on test; member 1 the other way round."""
+    y_val, y_test = np.arange(40) % 10, (np.arange(40) + 3) % 10
+    val = np.stack([confident(y_val, np.ones(40, bool)), confident(y_val, np.arange(40) < 20)])
+    test = np.stack([confident(y_test, np.arange(40) < 20), confident(y_test, np.ones(40, bool))])
+    data = SimpleNamespace(y_val=y_val, y_test=y_test, source="synthetic", fingerprint="x",
+                           sizes=lambda: {"train": 0, "val": 40, "test": 40})
+    return val, test, data
+
+
+@pytest.mark.parametrize("selection", ["bagged", "greedy"])
+def test_selection_sees_the_validation_split_only(selection):
+    val, test, data = two_member_case()
+    rows = pd.DataFrame({"trial_id": ["a", "b"], "rank": [1, 2], "best_epoch": [1.0, 1.0], "checkpoint": ["-", "-"]})
+    report = library.build_report(rows, {"val": val, "test": test}, data, selection, seed=0)
+    # Chosen on validation: member 0 only. Had the test labels chosen, member 1 would be.
+    assert report["weights"][selection][0] > 0 and report["weights"][selection][1] == 0
+    assert report["test_accuracy"][selection] == pytest.approx(0.5)
+    assert report["val_accuracy"][selection] == 1.0
+    assert report["test_accuracy"]["best single"] == pytest.approx(0.5)
+    assert [m["weight"] for m in report["members"]] == report["weights"][selection]
+
+
+def test_the_greedy_curve_reports_test_accuracy_of_the_running_ensemble():
+    val, test, data = two_member_case()
+    rows = pd.DataFrame({"trial_id": ["a", "b"], "rank": [1, 2], "best_epoch": [1.0, 1.0], "checkpoint": ["-", "-"]})
+    curve = library.build_report(rows, {"val": val, "test": test}, data, "bagged", 0)["greedy_curve"]
+    assert curve[0]["member"] == 0 and curve[0]["val_accuracy"] == 1.0 and curve[0]["test_accuracy"] == 0.5
+
+
+def test_the_submission_is_checked_against_the_files_own_row_count(tmp_path):
+    from sweeps.ensembles.outputs import submission
+
+    path = write_kaggle_csv(tmp_path / "test.csv", np.zeros((5, 28, 28, 1), np.uint8))
+    with open(path, "a") as stream:
+        stream.write("\n")  # a trailing blank line is not a row
+    assert count_data_rows(path) == 5
+    assert len(submission(np.eye(10)[:5], count_data_rows(path))) == 5
+    with pytest.raises(RuntimeError, match="4 rows, test.csv has 5"):
+        submission(np.eye(10)[:4], 5)
+
+
+@pytest.mark.slow
+def test_every_keras_sweep_ends_with_its_library_ensemble(smoke_sweep):
+    report = json.loads((smoke_sweep / "library" / "report.json").read_text())
+    board = pd.read_parquet(smoke_sweep / "leaderboard.parquet")
+    with_checkpoint = board[board["checkpoint"].notna()]
+    assert [m["trial_id"] for m in report["members"]] == list(with_checkpoint["trial_id"])
+    assert report["members_chosen"] >= 1 and sum(report["weights"]["bagged"]) >= library.BAGS
+    # The best single trial's validation accuracy is the leaderboard's best, from its checkpoint.
+    assert report["val_accuracy"]["best single"] == pytest.approx(with_checkpoint["best_val_accuracy"].iloc[0])
+    assert "Library ensemble" in (smoke_sweep / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_on_demand_with_a_kaggle_submission(smoke_sweep, tiny_data, tmp_path, capsys):
+    test_csv = write_kaggle_csv(tmp_path / "test.csv", tiny_data.x_test[:23])
+    out = tmp_path / "library"
+    assert library.main([str(smoke_sweep), "--test", str(test_csv), "--out", str(out), "--selection", "greedy"]) == 0
+    submission = pd.read_csv(out / "submission.csv")
+    assert list(submission["ImageId"]) == list(range(1, 24)) and submission["Label"].between(0, 9).all()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["members"] and all(m["weight"] > 0 for m in manifest["members"])
+    assert "greedy selection" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem", ["bad test.csv", "not an experiment"])
+def test_bad_input_exits_2_and_writes_nothing(problem, smoke_sweep, tmp_path, capsys):
+    bad_csv = tmp_path / "test.csv"
+    bad_csv.write_text("label,pixel0\n1,2\n")
+    out = tmp_path / "out"
+    target = {"bad test.csv": smoke_sweep, "not an experiment": tmp_path}[problem]
+    assert library.main([str(target), "--test", str(bad_csv), "--out", str(out)]) == 2
+    message = capsys.readouterr().err
+    assert message.count("error:") == 1 and {"bad test.csv": "test.csv", "not an experiment": "digit_sweep.json"}[problem] in message
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("fit_on, scored", [("train", {"val", "test"}), ("train+val", {"test"}), ("all", set())])
+def test_a_refit_reports_only_splits_it_did_not_train_on(fit_on, scored):
+    from sweeps.ensembles import refit
+
+    _, _, data = two_member_case()
+    results = [{"val": confident(data.y_val, np.ones(40, bool)), "test": confident(data.y_test, np.arange(40) < 30),
+                "epochs_trained": 3}]
+    report = refit.build_report([{"trial_id": "a", "weight": 2}], results, data, fit_on, 3, seed=5)
+    assert {s for s in ("val", "test") if report[f"{s}_accuracy"] is not None} == scored
+    assert {key.removesuffix("_accuracy") for key in report["members"][0] if key.endswith("_accuracy")} == scored
+    assert report["members"][0]["seed"] == 5
+    if "test" in scored:
+        assert report["test_accuracy"] == pytest.approx(0.75)
+
+
+@pytest.mark.slow
+def test_refit_of_the_chosen_configs_on_train_and_val_with_a_submission(smoke_sweep, ray_local, tiny_data, tmp_path, capsys):
+    test_csv = write_kaggle_csv(tmp_path / "test.csv", tiny_data.x_test[:11])
+    out = tmp_path / "library"
+    assert library.main([str(smoke_sweep), "--test", str(test_csv), "--out", str(out),
+                         "--refit-epochs", "1", "--fit-on", "train+val"]) == 0
+    from sweeps.ensembles.refit import refit_members
+
+    chosen = refit_members(json.loads((out / "report.json").read_text()))
+    report = json.loads((tmp_path / "refit" / "report.json").read_text())
+    assert [m["trial_id"] for m in report["members"]] == [m["trial_id"] for m in chosen]
+    assert [m["weight"] for m in report["members"]] == [m["weight"] for m in chosen]
+    assert report["val_accuracy"] is None and 0 < report["test_accuracy"] <= 1
+    assert len(list((tmp_path / "refit" / "members").glob("*.keras"))) == len(chosen)
+    assert len(pd.read_csv(tmp_path / "refit" / "submission.csv")) == 11
+    printed = capsys.readouterr().out
+    assert f"{len(chosen)}/{len(chosen)} members done" in printed and "ETA" in printed
+
+
+def test_refit_epochs_fit_the_time_left_on_the_slots():
+    from sweeps.ensembles.refit import epochs_within
+
+    # Two members of 10 s and 30 s an epoch, 30 s fixed each, on 2 slots: list scheduling's
+    # bound is (60 + 40 n) / 2 + (30 + 30 n) / 2 = 45 + 35 n, so 400 s gives 10 epochs.
+    assert epochs_within(400, [10, 30], slots=2, cap=50) == 10
+    # One slot runs them in turn: 40 s a round and 60 s fixed.
+    assert epochs_within(400, [10, 30], slots=1, cap=50) == 8
+    assert epochs_within(400, [10, 30], slots=2, cap=6) == 6
+    assert epochs_within(20, [10, 30], slots=2, cap=50) == 1  # never less than one epoch
+    # However the tasks are ordered, the planned epochs fit: simulate list scheduling.
+    for times in ([5, 7, 30], [12, 12, 12, 40], [3] * 7, [40, 1, 1, 1]):
+        for slots in (1, 2, 3):
+            n = epochs_within(600, times, slots, cap=1000)
+            for order in (times, sorted(times), sorted(times, reverse=True)):
+                finish = [0.0] * slots
+                for t in order:
+                    finish[finish.index(min(finish))] += 30 + n * t
+                assert max(finish) <= 600
+
+
+def test_time_left_at_the_epoch_cap_trains_more_seeds_in_proportion_to_the_weights():
+    from sweeps.ensembles.refit import epochs_within, seeds_within
+
+    times, weights = [10, 10, 10], [474, 173, 69]
+    # n members of 10 epochs at 10 s, 30 s fixed each, on 2 slots: 65 n + 65 s, so 500 s holds 6.
+    # Each seed goes to the most weight per seed: 474, 237 (first), then 173 (second).
+    assert seeds_within(500, times, weights, slots=2, epochs=10) == [3, 2, 1]
+    assert epochs_within(500, [10] * 6, 2, cap=10) == 10 and epochs_within(500, [10] * 7, 2, cap=10) < 10
+    assert seeds_within(900, times, weights, slots=2, epochs=10) == [6, 3, 1]  # 12 would fit; 10 at most
+    assert seeds_within(900, times, weights, slots=2, epochs=10, most=4) == [2, 1, 1]
+    assert seeds_within(200, times, weights, slots=2, epochs=10) == [1, 1, 1]  # no time to spare
+
+
+def test_a_planned_refit_must_train_at_least_as_long_as_the_chosen_checkpoints():
+    from sweeps.ensembles.refit import chosen_epochs
+
+    report = {"members": [{"weight": 30, "best_epoch": 4.0}, {"weight": 0, "best_epoch": 16.0},
+                          {"weight": 1, "best_epoch": 15.0}, {"weight": 10, "best_epoch": 11.0}]}
+    assert chosen_epochs(report) == 11.0  # neither the unchosen nor the negligible member counts
+
+
+def test_the_refit_leaves_out_members_of_negligible_weight():
+    from sweeps.ensembles.refit import refit_members
+
+    report = {"members": [{"trial_id": t, "weight": w} for t, w in [("a", 238), ("b", 43), ("c", 12), ("d", 1), ("e", 0)]]}
+    assert [m["trial_id"] for m in refit_members(report)] == ["a", "b"]  # c has 12 / 294 = 4.1%
+    assert [m["trial_id"] for m in refit_members(report, min_share=0.04)] == ["a", "b", "c"]
+
+
+def test_ensemble_splits_the_time_budget_between_search_and_refit():
+    from sweeps.sweep.definition import CNN, SVM
+    from sweeps.sweep.tuner import build_parser, validate
+
+    parser = build_parser(CNN)
+    args = parser.parse_args(["--ensemble", "--time-budget-min", "60", "--refit-share", "0.25"])
+    validate(args, parser, CNN)
+    assert args.time_budget_min == 45 and args.job_budget_min == 60
+    args = parser.parse_args(["--time-budget-min", "60"])
+    validate(args, parser, CNN)
+    assert args.time_budget_min == 60  # without --ensemble the sweep has it all
+    svm = build_parser(SVM)
+    with pytest.raises(SystemExit):
+        validate(svm.parse_args(["--ensemble"]), svm, SVM)
+
+
+@pytest.mark.slow
+def test_a_sweep_with_ensemble_refits_within_its_budget_and_writes_a_submission(ray_local, tiny_data, tmp_path, capsys):
+    from sweeps.sweep.definition import CNN
+    from sweeps.ensembles.refit import refit_members
+    from sweeps.pipeline import run_cli
+    from tests.conftest import sweep_args
+
+    test_csv = write_kaggle_csv(tmp_path / "test.csv", tiny_data.x_test[:13])
+    argv = sweep_args(tmp_path, "job", "--num-samples", "2", "--presets", "baseline-cnn,he-uniform",
+                      "--max-epochs", "1", "--ensemble", "--test", str(test_csv))
+    argv[argv.index("--time-budget-min") + 1] = "1.5"
+    assert run_cli(CNN, argv) == 0
+    job = tmp_path / "job"
+    metadata = json.loads((job / "digit_sweep.json").read_text())
+    assert metadata["flags"]["time_budget_min"] == 0.75 and metadata["flags"]["job_budget_min"] == 1.5
+    report = json.loads((job / "refit" / "report.json").read_text())
+    assert 1 <= report["epochs"] <= 3 and report["fit_on"] == "train+val" and report["val_accuracy"] is None
+    # However many seeds the time left trained, each config keeps its selection weight in all.
+    library = json.loads((job / "library" / "report.json").read_text())
+    by_config = {m["trial_id"]: m["weight"] for m in refit_members(library)}
+    for trial_id, weight in by_config.items():
+        assert sum(m["weight"] for m in report["members"] if m["trial_id"] == trial_id) == pytest.approx(weight)
+    assert {m["trial_id"] for m in report["members"]} == set(by_config)
+    assert len({m["seed"] for m in report["members"]}) == len(report["members"])
+    assert len(pd.read_csv(job / "refit" / "submission.csv")) == 13
+    assert len(pd.read_csv(job / "library" / "submission.csv")) == 13
+    assert "s left of the budget" in capsys.readouterr().out
+    assert "Refit from scratch" in (job / "report.html").read_text()

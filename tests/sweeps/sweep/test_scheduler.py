@@ -1,0 +1,204 @@
+"""The search: rung arithmetic, bracket dealing, origin tags, and slow starters under real Ray Tune."""
+
+import json
+import math
+
+import pytest
+
+from sweeps.sweep import scheduler as scheduler_module
+from sweeps.sweep import searcher as searcher_module
+
+
+def test_cnn_rungs_start_at_a_quarter_epoch_and_only_that_one_is_fractional():
+    from sweeps.sweep.definition import CNN
+
+    per_bracket = scheduler_module.milestones(CNN.grace_period, CNN.reduction_factor, CNN.max_epochs, CNN.brackets)
+    assert per_bracket == [[0.25, 1, 4, 16], [1, 4, 16], [4, 16]]
+    assert scheduler_module.fractional_reports(CNN.grace_period, CNN.reduction_factor, CNN.max_epochs, CNN.brackets) == [0.25]
+    # Integer rungs (the MLP and SVM) need no fractional reports.
+    assert scheduler_module.fractional_reports(2, 3, 20, 1) == []
+
+
+def test_rung_count_matches_rays_bracket():
+    from ray.tune.schedulers.async_hyperband import _Bracket
+
+    for grace, factor, max_t, s in [(0.25, 4, 16, 0), (1, 3, 20, 0), (2, 3, 8, 0), (0.25, 4, 16, 1), (1, 2, 4, 0)]:
+        ours = scheduler_module.milestones(grace, factor, max_t, s + 1)[s]
+        rays = sorted(m for m, _ in _Bracket(grace, max_t, factor, s)._rungs)
+        assert [pytest.approx(m) for m in ours] == rays, (grace, factor, max_t, s)
+
+
+def test_startup_scales_with_the_budget_and_counts_the_presets():
+    assert searcher_module.startup_trials(100, 9) == 9 + 5
+    assert searcher_module.startup_trials(20, 0) == 3
+    assert searcher_module.startup_trials(10_000, 9) == 19
+
+
+class _Trial:
+    def __init__(self, trial_id):
+        self.trial_id = trial_id
+
+
+def test_brackets_are_dealt_in_a_fixed_interleave_in_rays_proportions():
+    def deal(n):
+        scheduler = scheduler_module.make_scheduler("asha", time_attr="epoch", max_t=16, grace_period=0.25,
+                                          reduction_factor=4, brackets=3)
+        scheduler.set_search_properties("val_accuracy", "max")
+        for i in range(n):
+            scheduler.on_trial_add(None, _Trial(str(i)))
+        return [scheduler.bracket_of(str(i)) for i in range(n)], scheduler._weights
+
+    first, weights = deal(110)
+    assert first == deal(110)[0]  # reproducible, unlike Ray's random draw
+    for bracket, weight in enumerate(weights):
+        assert abs(first.count(bracket) / 110 - weight) < 0.02
+    assert first[:5] == [0, 1, 0, 0, 2]
+
+
+def _decide(scheduler, trial_id, epoch, value):
+    return scheduler.on_trial_result(None, _Trial(trial_id), {"epoch": epoch, "val_accuracy": value})
+
+
+def _one_bracket_scheduler():
+    scheduler = scheduler_module.make_scheduler("asha", time_attr="epoch", max_t=16, grace_period=1, reduction_factor=4, brackets=1)
+    scheduler.set_search_properties("val_accuracy", "max")
+    return scheduler
+
+
+def test_a_rung_sends_on_at_most_one_in_reduction_factor_of_its_arrivals():
+    """Rising arrivals: Ray's bracket lets every one go on (each beats the cutoff of those before)."""
+    from ray.tune.schedulers.async_hyperband import _Bracket
+
+    rays = _Bracket(1, 16, 4, 0)
+    scheduler = _one_bracket_scheduler()
+    ours, theirs = [], []
+    for i in range(8):
+        scheduler.on_trial_add(None, _Trial(str(i)))
+        ours.append(_decide(scheduler, str(i), 1.0, 0.5 + 0.01 * i))
+        theirs.append(rays.on_result(_Trial(str(i)), 1.0, 0.5 + 0.01 * i))
+    assert theirs.count("CONTINUE") == 8
+    assert ours == ["CONTINUE"] * 8  # each better arrival takes the place of a weaker one ...
+    # ... which is stopped at its next report: two (ceil(8 / 4)) are left on their way to rung 4.
+    still_going = [i for i in range(8) if _decide(scheduler, str(i), 2.0, 0.6) == "CONTINUE"]
+    assert still_going == [6, 7]
+
+
+def test_a_promotion_that_reached_the_next_rung_is_never_taken_back():
+    scheduler = _one_bracket_scheduler()
+    for trial_id in "ab":
+        scheduler.on_trial_add(None, _Trial(trial_id))
+    assert _decide(scheduler, "a", 1.0, 0.6) == "CONTINUE"
+    assert _decide(scheduler, "a", 4.0, 0.8) == "CONTINUE"  # a is at rung 4: its promotion stands
+    assert _decide(scheduler, "b", 1.0, 0.9) == "STOP"  # quota of 2 arrivals is 1, and a holds it
+    assert _decide(scheduler, "a", 5.0, 0.8) == "CONTINUE"
+
+
+def test_a_weaker_arrival_never_displaces_a_stronger_one():
+    scheduler = _one_bracket_scheduler()
+    for trial_id in "abc":
+        scheduler.on_trial_add(None, _Trial(trial_id))
+    assert _decide(scheduler, "a", 1.0, 0.9) == "CONTINUE"
+    assert _decide(scheduler, "b", 1.0, 0.7) == "STOP"  # below the cutoff
+    assert _decide(scheduler, "c", 1.0, 0.95) == "CONTINUE"  # better: takes a's place
+    assert _decide(scheduler, "a", 2.0, 0.9) == "STOP"
+    assert _decide(scheduler, "c", 2.0, 0.95) == "CONTINUE"
+
+
+# --- slow starters -----------------------------------------------------------------------------
+# A leads early and plateaus at 0.90-0.93; B starts low and ends at 0.99, overtaking A at about
+# 3 epochs. Trials run one at a time in this order, so every decision is reproducible.
+KINDS = ["A0", "A1", "A2", "A3"] + [f"{'B' if i % 2 == 0 else 'A'}{i}" for i in range(4, 18)]
+
+
+def synthetic_curve(kind, epoch):
+    index = int(kind[1:])
+    if kind[0] == "A":
+        return (0.90 + 0.002 * (index % 16)) * (1 - math.exp(-3 * epoch))
+    return 0.99 * (1 - math.exp(-epoch / 1.2))
+
+
+def synthetic_trainable(config, max_epochs, report_at):
+    from ray import tune
+
+    for epoch in [*report_at, *range(1, max_epochs + 1)]:
+        tune.report({"epoch": float(epoch), "val_accuracy": synthetic_curve(config["kind"], epoch)})
+
+
+def run_synthetic(tmp_path, scheduler, max_epochs, report_at):
+    from ray import tune
+
+    from sweeps.sweep import experiment
+    from sweeps.results import leaderboard
+
+    trainable = tune.with_parameters(synthetic_trainable, max_epochs=max_epochs, report_at=report_at)
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": 1}),
+        param_space={"kind": tune.grid_search(KINDS)},
+        tune_config=tune.TuneConfig(metric="val_accuracy", mode="max", scheduler=scheduler, max_concurrent_trials=1),
+        run_config=tune.RunConfig(name="slow", storage_path=str(tmp_path), verbose=0),
+    )
+    tuner.fit()
+    metadata = {"family": "synthetic", "metric": "val_accuracy", "mode": "max", "time_attr": "epoch",
+                "max_epochs": max_epochs, "presets": {}}
+    experiment.write_text(str(tmp_path / "slow" / experiment.METADATA), json.dumps(metadata))
+    return leaderboard.build(tmp_path / "slow")
+
+
+@pytest.mark.slow
+def test_a_slow_starter_reaches_the_top_with_brackets(ray_local, tmp_path):
+    from sweeps.sweep.definition import CNN
+
+    scheduler = scheduler_module.make_scheduler("asha", time_attr="epoch", max_t=CNN.max_epochs, grace_period=CNN.grace_period,
+                                      reduction_factor=CNN.reduction_factor, brackets=CNN.brackets)
+    board = run_synthetic(tmp_path, scheduler, CNN.max_epochs, [0.25])
+    top = board.iloc[0]
+    assert top["config/kind"].startswith("B") and top["epochs"] == CNN.max_epochs
+    assert top["best_val_accuracy"] > 0.98
+    # The hedge is not free but is bounded: most slow starters are still cut early.
+    assert (board["stopped_early"] & board["config/kind"].str.startswith("B")).sum() >= 5
+
+
+@pytest.mark.slow
+def test_the_earlier_scheduler_cuts_every_slow_starter(ray_local, tmp_path):
+    """The same sweep under the design before brackets (ASHA, grace 2, factor 3, 8 epochs): B never wins."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    scheduler = ASHAScheduler(time_attr="epoch", max_t=8, grace_period=2, reduction_factor=3)
+    board = run_synthetic(tmp_path, scheduler, 8, [])
+    assert board.iloc[0]["config/kind"].startswith("A")
+    assert board[board["config/kind"].str.startswith("B")]["stopped_early"].all()
+
+
+def test_tpe_tags_presets_then_random_then_model_and_tells_early_stops_as_pruned():
+    from optuna.trial import TrialState
+
+    from search_spaces import cnn
+
+    presets = [cnn.PRESETS["baseline-cnn"]]
+    searcher = searcher_module.make_searcher("tpe", presets=presets, num_samples=20, seed=0, time_attr="epoch", max_t=16)
+    assert searcher.set_search_properties("val_accuracy", "max", cnn.SPACE)
+    n_startup = searcher_module.startup_trials(20, 1)
+    origins = []
+    for i in range(n_startup + 2):
+        config = searcher.suggest(str(i))
+        origins.append(config.pop(searcher_module.ORIGIN))
+        assert set(config) == set(cnn.SPACE)
+        searcher.on_trial_result(str(i), {"val_accuracy": 0.5 + 0.01 * i, "training_iteration": 1, "epoch": 0.25})
+        # Every other trial is stopped at its first rung; the rest run to the horizon.
+        final = {"val_accuracy": 0.9, "epoch": 16.0} if i % 2 else {"val_accuracy": 0.5 + 0.01 * i, "epoch": 0.25}
+        searcher.on_trial_complete(str(i), final)
+    assert origins == ["preset"] + ["random"] * (n_startup - 1) + ["model"] * 2
+    states = [t.state for t in searcher._ot_study.get_trials()]
+    assert states == [TrialState.PRUNED if i % 2 == 0 else TrialState.COMPLETE for i in range(n_startup + 2)]
+    pruned = searcher._ot_study.get_trials()[0]
+    assert pruned.value == pytest.approx(0.5)  # its last rung's value
+
+
+def test_random_search_never_claims_a_model():
+    from search_spaces import mlp
+
+    searcher = searcher_module.make_searcher("random", presets=[], num_samples=5, seed=1, time_attr="epoch", max_t=4)
+    searcher.set_search_properties("val_accuracy", "max", mlp.SPACE)
+    for i in range(12):
+        assert searcher.suggest(str(i))[searcher_module.ORIGIN] == "random"
+        searcher.on_trial_complete(str(i), {"val_accuracy": 0.5, "epoch": 4.0})
