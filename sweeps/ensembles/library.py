@@ -20,6 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from sweeps.results.leaderboard import markdown as table_markdown
 from sweeps.ensembles import outputs, refit
 from sweeps.ensembles.checkpoints import predict
 from sweeps.sweep import experiment
@@ -106,9 +107,9 @@ def markdown(report):
         "Validation chose everything; the test split only reports. `average` is the top-10 trials' plain "
         "average, `greedy` Caruana's selection on the whole validation split, `bagged` the same over "
         f"{BAGS} random halves of it, weights summed.",
-        "## Chosen members", chosen.to_markdown(index=False, floatfmt=".4f"),
-        "## Accuracy as members are added (greedy, whole validation split)", curve.to_markdown(index=False, floatfmt=".4f"),
-        "## The library", members.to_markdown(index=False, floatfmt=".4f"),
+        "## Chosen members", table_markdown(chosen),
+        "## Accuracy as members are added (greedy, whole validation split)", table_markdown(curve),
+        "## The library", table_markdown(members),
     ]) + "\n"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sweeps.results.leaderboard import markdown
 from sweeps.sweep import experiment
 from trainables import ensemble as combine
 
@@ -73,7 +74,7 @@ def _markdown(report):
     errors = pd.DataFrame({"digit": range(10), "errors": report["per_class_errors"]})
     return "\n\n".join([
         "# Ensemble report", summary(report).join(["```\n", "\n```"]),
-        "## Members", members.to_markdown(index=False, floatfmt=".4f"),
+        "## Members", markdown(members),
         "## Test accuracy as members are added (averaging, rank order)", by_size.to_markdown(index=False, floatfmt=(".0f", ".4f")),
         "## Test errors per digit (chosen ensemble)", errors.to_markdown(index=False),
     ]) + "\n"

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sweeps.results.leaderboard import markdown
 from sweeps.ensembles import outputs
 from sweeps.sweep.origin import ORIGIN
 from trainables import ensemble as combine
@@ -226,7 +227,7 @@ def write(out, report, members, results, test_rows):
         (staging / "manifest.json").write_text(json.dumps({"data": report["data"], "members": manifest}, indent=2))
         (staging / "report.json").write_text(json.dumps(report, indent=2))
         (staging / "report.md").write_text("# Refit\n\n" + summary(report) + "\n\n"
-                                           + pd.DataFrame(report["members"]).to_markdown(index=False, floatfmt=".4f") + "\n")
+                                           + markdown(pd.DataFrame(report["members"])) + "\n")
     return out
 
 

@@ -51,7 +51,8 @@ def _trial_row(analysis, trial, metadata, path):
     metric, time_attr = metadata["metric"], metadata["time_attr"]
     progress = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
     has_metric = metric in progress.columns and progress[metric].notna().any()
-    best = progress.loc[progress[metric].idxmax()] if has_metric else {}
+    minimise = metadata.get("mode", "max") == "min"
+    best = progress.loc[progress[metric].idxmin() if minimise else progress[metric].idxmax()] if has_metric else {}
     last = trial.last_result or {}
     epochs = float(last.get(time_attr, 0) or 0)  # a float: the CNN reports at a quarter epoch
     checkpoint = analysis.get_best_checkpoint(trial, metric, metadata["mode"]) if has_metric else None
@@ -115,16 +116,18 @@ def quiet_analysis_logs():
 def build(*paths):
     """The leaderboard of one or more experiments (of any families), best first."""
     quiet_analysis_logs()
-    rows = []
+    rows, modes = [], set()
     for path in paths:
         metadata = experiment.read_metadata(path)
+        modes.add(metadata.get("mode", "max"))
         for analysis in experiment.analyses(path, metadata):
             rows += [_trial_row(analysis, trial, metadata, path) for trial in analysis.trials]
     board = pd.DataFrame(rows)
     if board.empty:
         return board
+    # The column keeps its name for every family; it holds the definition's metric, best by its mode.
     board = board.sort_values(
-        ["best_val_accuracy", "wall_time_s"], ascending=[False, True], na_position="last"
+        ["best_val_accuracy", "wall_time_s"], ascending=[modes == {"min"}, True], na_position="last"
     ).reset_index(drop=True)
     board.insert(0, "rank", range(1, len(board) + 1))
     board["num_params"] = board["num_params"].astype("Int64")
@@ -144,13 +147,27 @@ def parquet_ready(board):
     return board
 
 
+def whole_numbers_as_integers(frame):
+    """Float columns whose values are all whole (epochs, rounds) as integers, for tables people read."""
+    frame = frame.copy()
+    for column in frame.columns[frame.dtypes == float]:
+        values = frame[column].dropna()
+        if len(values) and (values % 1 == 0).all():
+            frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def markdown(frame):
+    return whole_numbers_as_integers(frame).to_markdown(index=False, floatfmt=".4f")
+
+
 def export(board, out_dir):
     """Write leaderboard.parquet, .csv, .json and .md into ``out_dir`` (local, or a URI); returns the paths."""
     writers = {
         "parquet": lambda tmp: parquet_ready(board).to_parquet(tmp, index=False),
         "csv": lambda tmp: board.to_csv(tmp, index=False),
         "json": lambda tmp: board.to_json(tmp, orient="records", indent=1),
-        "md": lambda tmp: tmp.write_text(board.to_markdown(index=False, floatfmt=".4f") + "\n"),
+        "md": lambda tmp: tmp.write_text(markdown(board) + "\n"),
     }
     # Each file is replaced whole: a crash mid-export leaves the previous leaderboard readable.
     return [experiment.write_file(experiment.child(out_dir, f"leaderboard.{ext}"), write) for ext, write in writers.items()]

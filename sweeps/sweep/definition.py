@@ -33,6 +33,9 @@ class SweepDefinition:
     progress_columns: tuple = ()
     # config -> relative cost of an epoch; a FIFO sweep starts its presets costliest first.
     cost: Optional[Callable] = None
+    # A config key whose values learn on different clocks: ASHA's rungs rank each value's trials
+    # against their own (sweeps/sweep/scheduler.py). None: one ranking.
+    kind_key: Optional[str] = None
 
 
 CNN = SweepDefinition(
@@ -54,6 +57,9 @@ CNN = SweepDefinition(
     fractional_epochs=True,
     progress_columns=("conv_blocks", "convs_per_block", "downsample", "conv_batchnorm", "learning_rate", "augment"),
     cost=cnn.relative_cost,
+    # Augmented nets sit far below plain ones for their first epochs and end above them (the
+    # recorded table of learning curves, bench/RESULTS.md).
+    kind_key="augment",
 )
 
 MLP = SweepDefinition(

@@ -187,10 +187,11 @@ def make_search(definition, args, history=()):
 
 
 def make_scheduler(definition, args, history=()):
+    rules = {"kind_key": definition.kind_key} if args.scheduler == "asha" else {}
     return scheduler.make_scheduler(
         args.scheduler, time_attr=definition.time_attr, max_t=args.max_epochs,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor, brackets=args.brackets,
-        history=history,
+        history=history, **rules,
     )
 
 

@@ -89,10 +89,11 @@ def add_to_study(study, space, past_trials, max_t):
     return added
 
 
-def seed_bracket(bracket, past_trials, metric_op):
-    """Put the earlier trials' results into an ASHA bracket's rungs."""
+def seed_bracket(bracket, past_trials, sign, kind_of):
+    """Put the earlier trials' results into a bracket's rungs (``sweeps.sweep.scheduler.Bracket``),
+    each under its config's kind; ``sign``: +1 when the metric is maximised, -1 when minimised."""
     for past in past_trials:
-        for milestone, _ in bracket._rungs:
+        for milestone in bracket.milestones:
             value = past.value_at(milestone)
             if value is not None and value == value:
-                bracket.seed(past.trial_id, milestone, metric_op * value)
+                bracket.seed(past.trial_id, milestone, kind_of(past.config), sign * value)

@@ -1,6 +1,7 @@
 """Leaderboard export of rows from several families, whose config columns mix types."""
 
 import pandas as pd
+import pytest
 
 from sweeps.results import leaderboard
 
@@ -23,3 +24,41 @@ def test_mixed_type_config_columns_are_written_as_text(tmp_path):
     assert list(pd.read_csv(csv)["config/pca_components"][:2]) == ["154", "none"]
     assert "none" in markdown.read_text()
     assert list(board["config/pca_components"][:2]) == [154, "none"]  # the board itself is untouched
+
+
+def test_markdown_prints_whole_number_columns_as_integers(tmp_path):
+    board = pd.DataFrame({"rank": [1, 2], "best_epoch": [11.0, 0.25], "epochs": [16.0, 4.0], "round": [1.0, 2.0],
+                          "best_val_accuracy": [0.99, 0.98]})
+    lines = {p.suffix: p for p in leaderboard.export(board, tmp_path)}[".md"].read_text().splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    first = dict(zip(header, [cell.strip() for cell in lines[2].strip("|").split("|")]))
+    assert first == {"rank": "1", "best_epoch": "11.0000", "epochs": "16", "round": "1", "best_val_accuracy": "0.9900"}
+
+
+def _loss_sweep(tmp_path, mode):
+    """A real (tiny) Tune run whose metric is a loss, recorded with ``mode``."""
+    import json
+
+    from ray import tune
+
+    from sweeps.sweep import experiment
+
+    def trainable(config):
+        for epoch in (1, 2, 3):
+            tune.report({"epoch": float(epoch), "val_loss": config["start"] / epoch, "time_total_s": 1.0})
+
+    tuner = tune.Tuner(tune.with_resources(trainable, {"cpu": 1}), param_space={"start": tune.grid_search([1.0, 2.0])},
+                       run_config=tune.RunConfig(name="loss", storage_path=str(tmp_path), verbose=0))
+    tuner.fit()
+    metadata = {"family": "synthetic", "metric": "val_loss", "mode": mode, "time_attr": "epoch", "max_epochs": 3,
+                "presets": {}}
+    experiment.write_text(str(tmp_path / "loss" / experiment.METADATA), json.dumps(metadata))
+    return leaderboard.build(tmp_path / "loss")
+
+
+@pytest.mark.slow
+def test_a_minimised_metric_ranks_and_picks_its_best_epoch_by_its_mode(ray_local, tmp_path):
+    board = _loss_sweep(tmp_path, "min")
+    assert board["config/start"].tolist() == [1.0, 2.0]  # the lower loss first
+    assert board["best_epoch"].tolist() == [3.0, 3.0]  # where the loss was lowest, not highest
+    assert board["best_val_accuracy"].tolist() == pytest.approx([1 / 3, 2 / 3])

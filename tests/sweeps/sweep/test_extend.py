@@ -53,12 +53,12 @@ def test_the_study_starts_from_every_earlier_result_and_models_from_the_first_pr
 
 
 def test_the_rungs_hold_the_history_and_the_quota_counts_only_new_arrivals():
-    configs = _space_configs(8)
+    configs = [{**config, "augment": False} for config in _space_configs(8)]  # one kind: one ranking
     scheduler = scheduler_module.make_scheduler("asha", time_attr="epoch", max_t=16, grace_period=0.25,
                                       reduction_factor=4, brackets=1, history=_past(8, configs))
     scheduler.set_search_properties("val_accuracy", "max")
     for trial_id in ("weak", "strong"):
-        scheduler.on_trial_add(None, _Trial(trial_id))
+        scheduler.on_trial_add(None, _Trial(trial_id, {"augment": False}))
     # The earlier quarter-epoch results are 0.50-0.57: the top quarter's cutoff is about 0.555.
     assert _decide(scheduler, "weak", 0.25, 0.54) == "STOP"
     # Three of the eight earlier trials went on from this rung (ceil(8 / 4) = 2 would be the quota if

@@ -35,8 +35,8 @@ def test_startup_scales_with_the_budget_and_counts_the_presets():
 
 
 class _Trial:
-    def __init__(self, trial_id):
-        self.trial_id = trial_id
+    def __init__(self, trial_id, config=None):
+        self.trial_id, self.config = trial_id, config or {}
 
 
 def test_brackets_are_dealt_in_a_fixed_interleave_in_rays_proportions():
@@ -46,7 +46,7 @@ def test_brackets_are_dealt_in_a_fixed_interleave_in_rays_proportions():
         scheduler.set_search_properties("val_accuracy", "max")
         for i in range(n):
             scheduler.on_trial_add(None, _Trial(str(i)))
-        return [scheduler.bracket_of(str(i)) for i in range(n)], scheduler._weights
+        return [scheduler.bracket_of(str(i)) for i in range(n)], scheduler_module.bracket_weights([4, 3, 2])
 
     first, weights = deal(110)
     assert first == deal(110)[0]  # reproducible, unlike Ray's random draw
@@ -57,6 +57,40 @@ def test_brackets_are_dealt_in_a_fixed_interleave_in_rays_proportions():
 
 def _decide(scheduler, trial_id, epoch, value):
     return scheduler.on_trial_result(None, _Trial(trial_id), {"epoch": epoch, "val_accuracy": value})
+
+
+def test_presets_go_to_the_most_patient_bracket_and_the_rest_keep_the_interleave():
+    def brackets(presets):
+        scheduler = scheduler_module.make_scheduler("asha", time_attr="epoch", max_t=16, grace_period=0.25,
+                                                    reduction_factor=4, brackets=3, presets=presets)
+        scheduler.set_search_properties("val_accuracy", "max")
+        origins = ["preset"] * 3 + ["random", "model"] * 4
+        for i, origin in enumerate(origins):
+            scheduler.on_trial_add(None, _Trial(str(i), {"origin": origin}))
+        return [scheduler.bracket_of(str(i)) for i in range(len(origins))]
+
+    patient = brackets("patient")
+    assert patient[:3] == [2, 2, 2]
+    assert patient[3:8] == [0, 1, 0, 0, 2]  # the others are dealt as if the presets were not there
+    assert brackets("dealt")[:5] == [0, 1, 0, 0, 2]
+
+
+def test_a_rung_ranks_each_kind_against_its_own():
+    """An augmented net at a quarter epoch is compared with augmented nets, not with plain ones."""
+    def decide(kind_key):
+        scheduler = scheduler_module.make_scheduler("asha", time_attr="epoch", max_t=16, grace_period=0.25,
+                                                    reduction_factor=4, brackets=1, kind_key=kind_key)
+        scheduler.set_search_properties("val_accuracy", "max")
+        trials = [("plain0", False, 0.86), ("plain1", False, 0.88), ("aug0", True, 0.40), ("aug1", True, 0.45)]
+        out = {}
+        for trial_id, augment, value in trials:
+            trial = _Trial(trial_id, {"augment": augment})
+            scheduler.on_trial_add(None, trial)
+            out[trial_id] = scheduler.on_trial_result(None, trial, {"epoch": 0.25, "val_accuracy": value})
+        return out
+
+    assert decide("augment") == {"plain0": "CONTINUE", "plain1": "CONTINUE", "aug0": "CONTINUE", "aug1": "CONTINUE"}
+    assert decide(None)["aug0"] == "STOP" and decide(None)["aug1"] == "STOP"
 
 
 def _one_bracket_scheduler():

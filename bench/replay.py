@@ -1,0 +1,240 @@
+"""Replay schedulers on the recorded table of learning curves, in simulated time (issue 24).
+
+    python bench/replay.py                           # 10 simulated minutes, 2 slots, 200 repetitions
+    python bench/replay.py --minutes 30 --reps 500 --table bench/data/cnn_curves.parquet
+
+As HPOBench, YAHPO Gym and Syne Tune's simulator measure schedulers: a trial is a recorded run
+(a config and a seed) of ``bench/learning_curves.py``'s table, and reaches each report point at
+the wall time the recording measured, on one of ``--slots`` simulated slots. The schedulers are
+the real objects, called through Ray Tune's public ``TrialScheduler`` hooks as Tune calls them
+(``on_trial_add``, ``on_trial_result``, ``on_trial_complete``): a STOP frees the slot for the
+next trial. The searcher is the sweep's start: the presets first, then configs drawn from the
+table's draws at random (each repetition its own order and seeds). The sweep ends at the budget.
+
+Reported per scheduler, over the repetitions: the regret of the config the sweep would choose (the
+trial with the best validation accuracy reported, as the leaderboard ranks) at the horizon against
+the table's best (mean over seeds), at a quarter, half and all of the budget; the same on the test
+split; how often each of the table's top 5 at the horizon is stopped at the first rung (a quarter
+epoch), reaches the horizon, and where it is stopped; how many non-preset trials reach the horizon.
+"""
+
+import argparse
+import heapq
+import itertools
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TABLE = REPO / "bench" / "data" / "cnn_curves.parquet"
+START_S = 1.0  # Tune's own gap between one trial's end and the next one's start in a reused worker
+METRIC, TIME_ATTR = "val_accuracy", "epoch"
+
+
+@dataclass
+class Run:
+    epochs: np.ndarray
+    values: np.ndarray
+    times: np.ndarray
+
+
+@dataclass
+class Table:
+    runs: dict  # config id -> [Run per seed]
+    configs: dict  # config id -> config
+    origin: dict  # config id -> "preset" or "drawn"
+    at_horizon: pd.Series  # config id -> mean validation accuracy at the horizon
+    test_at_horizon: pd.Series
+    horizon: float
+
+    @property
+    def top(self):
+        return list(self.at_horizon.sort_values(ascending=False).index)
+
+
+def load_table(path=TABLE):
+    frame = pd.read_parquet(path)
+    horizon = frame["epoch"].max()
+    runs, configs, origin = {}, {}, {}
+    for (config_id, _seed), run in frame.sort_values("epoch").groupby(["config_id", "seed"], sort=True):
+        runs.setdefault(config_id, []).append(Run(run["epoch"].to_numpy(), run[METRIC].to_numpy(), run["time_s"].to_numpy()))
+        configs[config_id] = json.loads(run["config"].iloc[0])
+        origin[config_id] = run["origin"].iloc[0]
+    last = frame[frame["epoch"] == horizon].groupby("config_id")
+    return Table(runs, configs, origin, last[METRIC].mean(), last["test_accuracy_at_horizon"].mean(), horizon)
+
+
+@dataclass
+class SimTrial:
+    trial_id: str
+    config: dict
+    config_id: str
+    run: Run
+    started: float
+    reports: list = field(default_factory=list)  # (simulated time, epoch, value)
+    stopped_at: float | None = None  # the epoch a STOP came at, below the horizon
+
+
+def searcher(table, rng):
+    """The presets in their order, then the table's drawn configs, each round in a new order."""
+    from search_spaces.cnn import PRESETS
+
+    yield from ((c, "preset") for c in PRESETS if c in table.runs)
+    drawn = [c for c in table.runs if table.origin[c] != "preset"] or list(table.runs)  # a table of presets only
+    while True:
+        yield from ((c, "random") for c in rng.permutation(drawn))
+
+
+def replay(table, scheduler, minutes, slots, rng):
+    """One simulated sweep; returns its trials."""
+    from ray.tune.schedulers import TrialScheduler
+
+    budget = minutes * 60.0
+    proposals = searcher(table, rng)
+    trials, events, order = [], [], itertools.count()  # order: ties in time go first come, first served
+    scheduler.set_search_properties(METRIC, "max")
+
+    def start(now):
+        config_id, origin = next(proposals)
+        runs = table.runs[config_id]
+        trial = SimTrial(f"t{len(trials):04d}", {**table.configs[config_id], "origin": origin}, config_id,
+                         runs[rng.integers(len(runs))], now + START_S)
+        trials.append(trial)
+        scheduler.on_trial_add(None, trial)
+        heapq.heappush(events, (trial.started + trial.run.times[0], next(order), trial, 0))
+
+    for _ in range(slots):
+        start(0.0)
+    while events:
+        now, _, trial, k = heapq.heappop(events)
+        if now > budget:
+            break
+        epoch, value = float(trial.run.epochs[k]), float(trial.run.values[k])
+        trial.reports.append((now, epoch, value))
+        result = {TIME_ATTR: epoch, METRIC: value, "training_iteration": k + 1}
+        decision = scheduler.on_trial_result(None, trial, result)
+        last = k == len(trial.run.epochs) - 1
+        if decision == TrialScheduler.STOP or last:
+            if not last:
+                trial.stopped_at = epoch
+            scheduler.on_trial_complete(None, trial, result)
+            start(now)
+        else:
+            heapq.heappush(events, (trial.started + trial.run.times[k + 1], next(order), trial, k + 1))
+    return trials
+
+
+def chosen(trials, until):
+    """The config the leaderboard would rank first with the reports made by ``until``."""
+    best, config_id = -1.0, None
+    for trial in trials:
+        for when, _, value in trial.reports:
+            if when <= until and value > best:
+                best, config_id = value, trial.config_id
+    return config_id
+
+
+def measure(table, make, minutes, slots, reps, seed=0):
+    """Figures of one scheduler over ``reps`` simulated sweeps."""
+    best_val, best_test = table.at_horizon.max(), table.test_at_horizon.max()
+    top5 = table.top[:5]
+    regret = {f: [] for f in (0.25, 0.5, 1.0)}
+    test_regret, model_at_horizon, started = [], [], []
+    first_rung = {c: [] for c in top5}
+    reached = {c: [] for c in top5}
+    stops = {c: {} for c in top5}
+    for rep in range(reps):
+        rng = np.random.default_rng(seed * 100_003 + rep)
+        np.random.seed(seed * 100_003 + rep)  # Ray's ASHA draws its brackets from numpy's global state
+        trials = replay(table, make(), minutes, slots, rng)
+        for fraction in regret:
+            pick = chosen(trials, minutes * 60 * fraction)
+            regret[fraction].append(best_val - table.at_horizon[pick] if pick else np.nan)
+        pick = chosen(trials, minutes * 60)
+        test_regret.append(best_test - table.test_at_horizon[pick] if pick else np.nan)
+        model_at_horizon.append(sum(bool(t.config["origin"] != "preset" and t.reports and t.reports[-1][1] >= table.horizon)
+                                    for t in trials))
+        started.append(len(trials))
+        for trial in trials:
+            if trial.config_id in first_rung and trial.reports:
+                first_rung[trial.config_id].append(trial.stopped_at is not None and trial.stopped_at <= 0.25 + 1e-9)
+                reached[trial.config_id].append(trial.reports[-1][1] >= table.horizon)
+                key = "horizon" if reached[trial.config_id][-1] else (trial.stopped_at or "budget")
+                stops[trial.config_id][key] = stops[trial.config_id].get(key, 0) + 1
+    row = {f"median regret @{int(f * minutes * 60)}s": np.nanmedian(v) * 100 for f, v in regret.items()}
+    row.update({
+        "mean regret": np.nanmean(regret[1.0]) * 100, "regret 0": np.mean(np.array(regret[1.0]) == 0),
+        "median test regret": np.nanmedian(test_regret) * 100,
+        "top5 cut at 1st rung (worst)": max((np.mean(v) for v in first_rung.values() if v), default=np.nan),
+        "top5 reach horizon (mean)": np.mean([np.mean(v) for v in reached.values() if v]),
+        "non-presets at horizon": np.mean(model_at_horizon), "trials": np.mean(started),
+    })
+    return row, {c: (np.mean(first_rung[c]) if first_rung[c] else np.nan, stops[c]) for c in top5}
+
+
+def arms(grace=0.25, rf=4, max_t=16):
+    """name -> scheduler factory: Ray's stock ASHA and async Hyperband, today's rules, the new ones."""
+    from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+
+    from sweeps.sweep.scheduler import PRESETS_DEALT, PatientASHA
+
+    def patient(presets, kind_key, g=grace, brackets=3):
+        return lambda: PatientASHA(time_attr=TIME_ATTR, max_t=max_t, grace_period=g, reduction_factor=rf,
+                                   brackets=brackets, presets=presets, kind_key=kind_key)
+
+    def ray(brackets):
+        return lambda: AsyncHyperBandScheduler(time_attr=TIME_ATTR, max_t=max_t, grace_period=grace,
+                                               reduction_factor=rf, brackets=brackets)
+
+    return {
+        "fifo": FIFOScheduler,
+        "ray asha (1 bracket)": ray(1),
+        "ray async hyperband (3 brackets)": ray(3),
+        "today: quota, presets dealt": patient(PRESETS_DEALT, None),
+        "presets patient": patient("patient", None),
+        "kinds (augment)": patient(PRESETS_DEALT, "augment"),
+        "presets patient + kinds": patient("patient", "augment"),
+        "presets patient + kinds, grace 1": patient("patient", "augment", g=1, brackets=2),
+    }
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--table", default=str(TABLE))
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--slots", type=int, default=2)
+    p.add_argument("--reps", type=int, default=200)
+    p.add_argument("--arms", help="comma-separated arm names (default: all)")
+    args = p.parse_args(argv)
+    started = time.perf_counter()
+    table = load_table(args.table)
+    runs = sum(len(r) for r in table.runs.values())
+    print(f"table: {len(table.runs)} configs, {runs} runs; best at the horizon {table.top[0]} "
+          f"{table.at_horizon.max():.4f}; top 5: {', '.join(table.top[:5])}")
+    chosen_arms = arms(max_t=int(table.horizon))
+    if args.arms:
+        chosen_arms = {k: v for k, v in chosen_arms.items() if k in args.arms.split(",")}
+    rows, details = {}, {}
+    for name, make in chosen_arms.items():
+        rows[name], details[name] = measure(table, make, args.minutes, args.slots, args.reps)
+    frame = pd.DataFrame(rows).T
+    print(f"\n{args.minutes:g} simulated minutes, {args.slots} slots, {args.reps} repetitions "
+          "(regrets in accuracy points):\n")
+    print(frame.to_markdown(floatfmt=".3f"))
+    print("\nThe table's top 5 at the horizon: share cut at the first rung (a quarter epoch); where each run ended")
+    for name, per_config in details.items():
+        print(f"- {name}: " + "; ".join(f"{c} {cut:.0%} {dict(sorted(stops.items(), key=str))}"
+                                        for c, (cut, stops) in per_config.items()))
+    print(f"\n{time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
