@@ -1,1 +1,5 @@
 """Search spaces: one module per model family, Ray Tune domains plus the notes' presets."""
+
+# The one key a proposed config carries that is not a hyperparameter: which part of the search
+# proposed it (sweeps/sweep/origin.py). Builders ignore it, and it seeds nothing.
+ORIGIN = "origin"

@@ -65,9 +65,25 @@ def member_callbacks(config, epochs, validation, deadline):
     return callbacks
 
 
-def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_images=None, deadline=None):
+def epoch_progress(progress, member):
+    """A Keras callback that puts ``(member, epochs done)`` on ``progress`` (a ``ray.util.queue.Queue``)
+    after every epoch, for the driver's progress line."""
+    import keras
+
+    def report(epoch, logs=None):
+        try:
+            progress.put_nowait((member, epoch + 1))
+        except Exception:  # noqa: BLE001 - a full or gone queue costs a progress line, never the member
+            pass
+
+    return keras.callbacks.LambdaCallback(on_epoch_end=report)
+
+
+def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_images=None, deadline=None,
+                 progress=None, member=0):
     """Fit ``build(config)`` from scratch; return probabilities, the epochs trained and the saved
-    model's bytes. ``deadline`` (``time.time()`` seconds): stop early rather than run past it."""
+    model's bytes. ``deadline`` (``time.time()`` seconds): stop early rather than run past it;
+    ``progress``: a queue told each epoch done (``epoch_progress``)."""
     from trainables.keras_trainable import configure_tensorflow
 
     configure_tensorflow(max(1, int(cpus)))
@@ -80,7 +96,9 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     model = resolve(build_ref)(config)
     history = model.fit(
         x, y, batch_size=config["batch_size"], epochs=epochs, validation_data=validation,
-        callbacks=member_callbacks(config, epochs, validation, deadline), verbose=0,
+        callbacks=[*member_callbacks(config, epochs, validation, deadline),
+                   *([epoch_progress(progress, member)] if progress is not None else [])],
+        verbose=0,
     )
 
     def predict(images):

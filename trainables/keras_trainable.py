@@ -2,9 +2,10 @@
 
 A trial builds its model from the config with the family's pure builder (or
 loads it from ``tune.get_checkpoint()`` and carries on at the next epoch) and
-fits it in one ``model.fit``. It reports through Ray's Keras callback at every
-epoch end, with a checkpoint, and also at the fractional points the scheduler
-decides at (``report_at``, e.g. a quarter epoch), without one: ASHA's first
+fits it in one ``model.fit``. Its own Keras callback (``EpochReporter``) reports
+with Tune's public ``tune.report`` at every epoch end, with a checkpoint, and also
+at the fractional points the scheduler decides at (``report_at``, e.g. a quarter
+epoch), without one: ASHA's first
 decision then costs a fraction of an epoch, and ``epoch`` is a float
 (0.25, 1.0, 2.0, ...). Each checkpoint holds the model and
 ``trial_state.json`` with the epoch reached, the seed and the resolved config.
@@ -36,14 +37,15 @@ import keras
 import ray
 from ray import tune
 
+from search_spaces import ORIGIN
 from trainables.models import PRECISE_BN_IMAGES, refresh_batchnorm, schedule_callbacks
 
 MODEL_FILE = "model.keras"
 STATE_FILE = "trial_state.json"
-_gc = {"seconds": 0.0, "started": None}
+_gc = {"seconds": 0.0, "started": None, "frozen": False}
 REPORTED = [
     "val_accuracy", "val_loss", "accuracy", "loss", "epoch", "epoch_time_s", "num_params", "learning_rate",
-    "fixed_cost_s", "setup_s", "first_step_s", "gc_s",
+    "fixed_cost_s", "setup_s", "first_step_s", "gc_s", "gc_frozen",
 ]
 
 
@@ -90,8 +92,16 @@ def configure_tensorflow(cpus=None):
 
 
 def trial_seed(config, base_seed):
-    """The same config and base seed give the same seed, in any run and on any node."""
-    return (zlib.crc32(json.dumps(config, sort_keys=True, default=str).encode()) + base_seed) % 2**31
+    """The same hyperparameters and base seed give the same seed, in any run and on any node,
+    whichever part of the search proposed them (the ``origin`` tag is not hashed)."""
+    hyperparameters = {key: value for key, value in config.items() if key != ORIGIN}
+    return (zlib.crc32(json.dumps(hyperparameters, sort_keys=True, default=str).encode()) + base_seed) % 2**31
+
+
+def points_after(report_at, start_epoch):
+    """The fractional report points still ahead of a trial resumed at ``start_epoch`` (a rung at
+    1.5 epochs, say, with ``--grace-period 0.5 --reduction-factor 3``)."""
+    return [point for point in report_at if point > start_epoch]
 
 
 class EpochReporter(keras.callbacks.Callback):
@@ -166,7 +176,7 @@ class EpochReporter(keras.callbacks.Callback):
         if self._fixed_cost is None:
             self._fixed_cost = self._measure_fixed_cost()
             extra.update(fixed_cost_s=self._fixed_cost, setup_s=self._setup, first_step_s=self._step_times[0],
-                         gc_s=_gc["seconds"] - self._gc_at_start)
+                         gc_s=_gc["seconds"] - self._gc_at_start, gc_frozen=gc.get_freeze_count())
         return extra
 
     def _measure_fixed_cost(self):
@@ -179,6 +189,17 @@ class EpochReporter(keras.callbacks.Callback):
     def _reported(logs):
         # fixed_cost_s is in the first report only.
         return {name: logs[name] for name in REPORTED if name in logs}
+
+
+def freeze_long_lived_objects():
+    """Once per worker, at its first trial: TensorFlow's, Keras' and Ray's module objects, alive
+    for the process's whole life, move out of the collector's generations (``gc.freeze``). Python's
+    full collections then walk only what trials create: in reused workers they had stalled trials
+    for 15-35 s, walking those modules' millions of objects again and again."""
+    if not _gc["frozen"]:
+        gc.collect()  # what is garbage now is freed, not frozen
+        gc.freeze()
+        _gc["frozen"] = True
 
 
 def load_checkpoint(checkpoint_dir):
@@ -202,6 +223,7 @@ def train_keras(config, data, build, max_epochs, base_seed=0, report_at=()):
     # on the trial's critical path; Python's own collections still bound the heap.
     if _time_full_collections not in gc.callbacks:
         gc.callbacks.append(_time_full_collections)
+    freeze_long_lived_objects()
     keras.utils.clear_session(free_memory=False)
     seed = trial_seed(config, base_seed)
     keras.utils.set_random_seed(seed)
@@ -210,7 +232,7 @@ def train_keras(config, data, build, max_epochs, base_seed=0, report_at=()):
         with checkpoint.as_directory() as checkpoint_dir:
             model, state = load_checkpoint(checkpoint_dir)
         start_epoch = state["epoch"]
-        report_at = ()  # fractional points lie inside the first epoch, already reported
+        report_at = points_after(report_at, start_epoch)  # those of epochs already trained were reported
     else:
         model, start_epoch = build(config), 0
     if start_epoch >= max_epochs:

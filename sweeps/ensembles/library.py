@@ -153,11 +153,18 @@ def build(path, board=None, test_csv=None, size=DEFAULT_SIZE, selection="bagged"
     return report, write(out, report, extra_probabilities, count_data_rows(test_csv) if test_csv else None)
 
 
+def usable_cpus():
+    """CPUs this process may run on: its affinity where the OS has one (Linux), else all of them."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def build_or_warn(path, board, test_csv=None):
     """``build`` at the end of a sweep, on every CPU of this machine; a failure only warns
     (the sweep's leaderboard is already safe). Returns the files written."""
     try:
-        report, out = build(path, board, test_csv=test_csv, cpus=len(os.sched_getaffinity(0)))
+        report, out = build(path, board, test_csv=test_csv, cpus=usable_cpus())
     except Exception as error:  # noqa: BLE001 - whatever it was, the sweep's results stand
         print(f"warning: no library ensemble: {type(error).__name__}: {error}", file=sys.stderr)
         return []

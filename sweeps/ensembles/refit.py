@@ -115,7 +115,7 @@ def after_sweep(path, board, args, deadline):
         return None, None
     library_report = json.loads(experiment.read_text(library_report))
     data = experiment.data_of(experiment.read_metadata(path))
-    slots = max(1, int(ray.cluster_resources().get("CPU", 1) // args.cpus_per_trial))
+    slots = parallel_members(ray.cluster_resources(), args.cpus_per_trial, args.gpus_per_trial)
     epochs, stop_by, seeds = args.refit_epochs, None, None
     if deadline is not None:  # a member stops after the epoch that would overrun the budget
         stop_by = time.time() + (deadline - time.perf_counter()) - TAIL_S
@@ -130,6 +130,15 @@ def after_sweep(path, board, args, deadline):
             return None, None
     return run(path, library_report, experiment.child(path, OUT), args.fit_on, epochs, args.seed,
                args.cpus_per_trial, args.gpus_per_trial, args.test, data, stop_by, seeds)
+
+
+def parallel_members(resources, cpus, gpus):
+    """How many members train at once: as many as the cluster's CPUs and, when members ask for
+    GPUs, its GPUs hold (2 CPUs and 1 GPU with --gpus-per-trial 1: one member, not two)."""
+    slots = int(resources.get("CPU", 1) // cpus)
+    if gpus:
+        slots = min(slots, int(resources.get("GPU", 0) // gpus + 1e-9))
+    return max(1, slots)
 
 
 def refit_members(library_report, min_share=MIN_SHARE):
@@ -156,36 +165,35 @@ def plan(library_report, experiment_path, seeds=None):
     return members
 
 
-def gather(futures, label="refit", heartbeat_s=HEARTBEAT_S, clock=time.perf_counter):
-    """``ray.get`` of all ``futures`` in order, printing members done / total, elapsed and ETA
-    as each finishes and at least every ``heartbeat_s``."""
+def progress_line(label, done, total, epochs_done, epochs, elapsed):
+    """``refit: 1/3 members done, epochs 20+12+4 of 3x20, 95 s elapsed, ETA 140 s``: the ETA from
+    the epochs trained so far, so that it says something before the first member ends."""
+    trained = sum(epochs_done)
+    line = f"{label}: {done}/{total} members done, epochs {'+'.join(map(str, epochs_done))} of {total}x{epochs}"
+    eta = f"ETA {elapsed / trained * (total * epochs - trained):.0f} s" if trained else "ETA after the first epoch"
+    return f"{line}, {elapsed:.0f} s elapsed, {eta}"
+
+
+def gather(futures, label="refit", heartbeat_s=HEARTBEAT_S, clock=time.perf_counter, progress=None, epochs=0):
+    """``ray.get`` of all ``futures`` in order, printing members and epochs done, elapsed time and
+    an ETA as each member finishes and at least every ``heartbeat_s``; ``progress``: the queue the
+    members put ``(member, epochs done)`` on."""
     import ray
 
     position = {ref: i for i, ref in enumerate(futures)}
     results, pending, started = [None] * len(futures), list(futures), clock()
+    epochs_done = [0] * len(futures)
     while pending:
         ready, pending = ray.wait(pending, num_returns=1, timeout=heartbeat_s)
         for ref in ready:
             results[position[ref]] = ray.get(ref)
-        done, elapsed = len(futures) - len(pending), clock() - started
-        eta = f"ETA {elapsed / done * len(pending):.0f} s" if done else "ETA unknown until one is done"
-        print(f"{label}: {done}/{len(futures)} members done, {elapsed:.0f} s elapsed, {eta}", flush=True)
+            epochs_done[position[ref]] = results[position[ref]]["epochs_trained"]
+        while progress is not None and not progress.empty():
+            member, epoch = progress.get_nowait()
+            epochs_done[member] = max(epochs_done[member], epoch)
+        print(progress_line(label, len(futures) - len(pending), len(futures), epochs_done, epochs,
+                            clock() - started), flush=True)
     return results
-
-
-def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, extra=None, deadline=None, label="refit"):
-    """Every member from scratch as a Ray task, member i with seed ``seed + i``; the data goes into
-    the object store once. ``deadline`` (``time.time()`` seconds): each member stops early rather
-    than run past it. ``label`` names the progress lines."""
-    import ray
-
-    from trainables.ensemble_member import train_member
-
-    task = ray.remote(train_member).options(num_cpus=cpus, num_gpus=gpus, max_retries=2)
-    data_ref, extra_ref = ray.put(data), ray.put(extra)
-    futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref, deadline)
-               for i, m in enumerate(members)]
-    return gather(futures, label)
 
 
 def build_report(members, results, data, fit_on, epochs, seed):

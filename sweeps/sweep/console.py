@@ -61,17 +61,22 @@ class SweepProgress(tune.Callback):
         self._show(self.line(trials, time.monotonic() - self._started), keep=True)
 
     def line(self, trials, elapsed_s):
+        """Clock, best result, counts, config: in that order, so that an 80-column terminal, which
+        cuts the line's end, still shows the best result."""
         budget = f" / {_clock(self._budget_s)}" if self._budget_s else ""
-        counts = self.counts(trials)
-        text = (f"[{_clock(elapsed_s)}{budget}] {len(trials)} trials: {counts['running']} running, "
-                f"{counts['stopped early']} stopped early, {counts['finished']} finished, {counts['failed']} failed")
+        text = f"[{_clock(elapsed_s)}{budget}]"
         best = self.best(trials)
         if best is not None:
-            trial, value = best
-            text += f"; best {self._metric} {value:.4f} ({trial.trial_id}{self._describe(trial)})"
+            text += f" best {best[1]:.4f}"
         if self._earlier_best is not None:
-            trial_id, value = self._earlier_best
-            text += f"; earlier runs' best {value:.4f} ({trial_id})"
+            text += f" (earlier runs {self._earlier_best[1]:.4f})"
+        counts = self.counts(trials)
+        text += (f"; {len(trials)} trials: {counts['running']} running, {counts['stopped early']} stopped early, "
+                 f"{counts['finished']} finished, {counts['failed']} failed")
+        if best is not None:
+            text += f"; best {self._metric} by {best[0].trial_id}{self._describe(best[0])}"
+        if self._earlier_best is not None:
+            text += f"; earlier runs' best {self._earlier_best[0]}"
         return text
 
     def counts(self, trials):

@@ -11,6 +11,7 @@ sweep, in its directory, then each ``--extend`` in a sub-directory
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -177,8 +178,15 @@ def write_metadata(path, definition, args, data):
         "presets": {name: config for name, config in definition.presets.items()},
         "data": {"source": data.source, "fingerprint": data.fingerprint, **data.sizes()},
         "flags": flags,
+        "started": time.time(),  # what latest() ranks by: an --extend rewrites the file later
     }
-    write_text(f"{path}/{METADATA}", json.dumps(metadata, indent=2, default=str))
+    _write_metadata(path, metadata)
+
+
+def _write_metadata(path, metadata):
+    """The whole file replaced in one step: an interrupted write never leaves half of it."""
+    text = json.dumps(metadata, indent=2, default=str)
+    write_file(f"{path}/{METADATA}", lambda tmp: Path(tmp).write_text(text))
 
 
 def read_metadata(path):
@@ -226,7 +234,7 @@ def add_extension(path, entry):
     extensions = metadata.setdefault("extensions", [])
     name = f"extend-{len(extensions) + 1}"
     extensions.append({"name": name, **entry})
-    write_text(f"{path}/{METADATA}", json.dumps(metadata, indent=2, default=str))
+    _write_metadata(path, metadata)
     return name
 
 
@@ -235,12 +243,15 @@ def latest(storage, family, flag="--resume"):
     fs, root = _filesystem(storage)
     infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
     candidates = [i.path for i in infos if i.type == pafs.FileType.Directory and i.base_name.startswith(f"{family}-")]
-    # "Latest" is the one started last: its metadata was written when it started (names sort
-    # alphabetically, and "cnn-smoke" would beat "cnn-20261124-...").
+    # "Latest" is the one started last, as its metadata records (names sort alphabetically, and
+    # "cnn-smoke" would beat "cnn-20261124-..."; the file's time changes when --extend adds a run).
     started = {}
     for info in fs.get_file_info([f"{c}/{METADATA}" for c in candidates]):
         if info.type == pafs.FileType.File:
-            started[info.path.rsplit("/", 2)[-2]] = info.mtime_ns or 0
+            name = info.path.rsplit("/", 2)[-2]
+            with fs.open_input_stream(info.path) as stream:
+                recorded = json.loads(stream.read().decode() or "{}").get("started")
+            started[name] = recorded * 1e9 if recorded else (info.mtime_ns or 0)
     if not started:
         raise UserError(f"{flag}: no {family} experiment under {storage}; name one with --name")
     return max(started, key=lambda name: (started[name], name))

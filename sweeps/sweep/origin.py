@@ -6,7 +6,8 @@ ignore it, the leaderboard, report and refit read it. A string constant of its o
 reading a tag never imports Ray's schedulers.
 """
 
-ORIGIN = "origin"
+from search_spaces import ORIGIN
+
 PRESET, RANDOM, MODEL = "preset", "random", "model"
 
 

@@ -113,6 +113,8 @@ def validate(args, parser, definition, given=frozenset()):
                 setattr(args, flag, value)
         if "grace_period" not in given:
             args.grace_period = min(args.grace_period, 1)
+        if "limit" not in given:  # "at most 1,000 digits": a smaller file is taken whole
+            args.limit = smoke_limit(args.data, args.limit)
     positive = ["num_samples", "max_epochs", "max_concurrent", "brackets"]
     for name in positive:
         value = getattr(args, name)
@@ -151,6 +153,15 @@ def validate(args, parser, definition, given=frozenset()):
         # Every FIFO trial runs to the end: longest first keeps the last slot from
         # finishing the costliest preset alone while the others sit idle.
         args.preset_configs.sort(key=definition.cost, reverse=True)
+
+
+def smoke_limit(data, limit):
+    """The smoke test's digit limit, shrunk to the data: None (all of it) when it holds fewer."""
+    from trainables.data.kaggle_csv import count_data_rows
+    from trainables.data.loading import EMBEDDED, EMBEDDED_SIZE
+
+    available = EMBEDDED_SIZE if data == EMBEDDED else count_data_rows(data, labelled=True)
+    return limit if limit < available else None
 
 
 def resume_settings(args, definition, given):
@@ -215,6 +226,12 @@ def make_trainable(definition, args, data):
     return tune.with_resources(trainable, resources)
 
 
+def trial_dirname(trial):
+    """``train_keras_1a2b3_00012``: Ray's default appends the config, 150 characters of it; the
+    config is in the trial's params.json, where it stays."""
+    return f"{trial.trainable_name}_{trial.trial_id}"
+
+
 def build_tuner(definition, args, data, callbacks=()):
     """A Tuner for a new experiment, or the interrupted one restored when ``args.resume``;
     ``callbacks``: Tune callbacks besides the console's (the live report, MLflow)."""
@@ -234,6 +251,7 @@ def build_tuner(definition, args, data, callbacks=()):
         # A finished trial's worker takes the next trial: Ray and TensorFlow are imported
         # once per slot, not once per trial (measured: ~35% of slot time on 2 cores).
         reuse_actors=True,
+        trial_dirname_creator=trial_dirname,
     )
     run_config = tune.RunConfig(  # an extension is a run inside the experiment's directory
         name=args.run if args.extend else args.name, storage_path=path if args.extend else args.storage,

@@ -58,6 +58,14 @@ def test_a_worker_runs_more_than_one_trial(smoke_sweep):
     assert len(set.union(*pids)) < 3
 
 
+def test_trial_directories_have_short_names_and_keep_the_config_in_params_json(smoke_sweep):
+    from tests.cluster_helpers import trial_dirs
+
+    for trial in trial_dirs(smoke_sweep):
+        assert trial.name.startswith("train_keras_") and len(trial.name) <= 40, trial.name
+        assert "learning_rate" in json.loads((trial / "params.json").read_text())
+
+
 def test_metadata_records_family_and_data(smoke_sweep):
     metadata = json.loads((smoke_sweep / "digit_sweep.json").read_text())
     assert metadata["family"] == "cnn" and metadata["max_epochs"] == 2

@@ -12,13 +12,46 @@ from trainables.models import build_cnn
 pytestmark = pytest.mark.slow
 
 
-def crash_once_after_two_epochs(config, data, build, max_epochs, base_seed, marker):
+def crash_once_after_two_epochs(config, data, build, max_epochs, base_seed, marker, report_at=()):
     """First attempt: two epochs, then a crash. Tune retries from the last checkpoint."""
     if not Path(marker).exists():
-        train_keras(config, data, build, 2, base_seed)
+        train_keras(config, data, build, 2, base_seed, report_at)
         Path(marker).touch()
         raise RuntimeError("simulated crash after epoch 2")
-    train_keras(config, data, build, max_epochs, base_seed)
+    train_keras(config, data, build, max_epochs, base_seed, report_at)
+
+
+def test_a_resumed_trial_still_reports_at_the_fractional_rungs_ahead_of_it(ray_local, tiny_data, tmp_path):
+    """``--grace-period 0.5 --reduction-factor 3`` decides at 0.5 and 1.5 epochs: after a crash at
+    epoch 1 the retry must still report at 1.5, or that rung never sees the trial."""
+    trainable = tune.with_parameters(
+        crash_once_after_one_epoch, data=tiny_data.for_search(), build=build_cnn, max_epochs=2, base_seed=0,
+        marker=str(tmp_path / "crashed"), report_at=[0.5, 1.5],
+    )
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": 1}), param_space=PRESETS["baseline-cnn"],
+        run_config=tune.RunConfig(name="resume", storage_path=str(tmp_path),
+                                  failure_config=tune.FailureConfig(max_failures=1)),
+    )
+    (result,) = tuner.fit()
+    assert result.error is None and (tmp_path / "crashed").exists()
+    assert 1.5 in list(result.metrics_dataframe["epoch"])
+
+
+def crash_once_after_one_epoch(config, data, build, max_epochs, base_seed, marker, report_at):
+    if not Path(marker).exists():
+        train_keras(config, data, build, 1, base_seed, report_at)
+        Path(marker).touch()
+        raise RuntimeError("simulated crash after epoch 1")
+    train_keras(config, data, build, max_epochs, base_seed, report_at)
+
+
+def test_a_preset_and_the_same_config_proposed_by_the_model_get_the_same_seed():
+    from trainables.keras_trainable import trial_seed
+
+    config = dict(PRESETS["notes-final"])
+    assert trial_seed({**config, "origin": "preset"}, 0) == trial_seed({**config, "origin": "model"}, 0)
+    assert trial_seed(config, 0) != trial_seed({**config, "learning_rate": 5e-4}, 0)
 
 
 def test_a_crashed_trial_resumes_at_the_next_epoch(ray_local, tiny_data, tmp_path):
@@ -67,6 +100,8 @@ def test_a_quarter_epoch_report_comes_first_without_a_checkpoint(ray_local, tiny
     # Only the first report carries the measured fixed cost; only epoch ends keep a checkpoint.
     assert progress["fixed_cost_s"].notna().tolist() == [True, False, False]
     assert 0 < progress["fixed_cost_s"].iloc[0] < progress["time_total_s"].iloc[0] + 1
+    # The worker's long-lived objects (TensorFlow, Keras, Ray) are out of the collector's reach.
+    assert progress["gc_frozen"].iloc[0] > 100_000
     assert len(list(Path(result.path).glob("checkpoint_*"))) == 2
     # The quarter epoch trained a quarter of the batches: 180 digits, batch 32 -> 6 steps, 2 of them.
     assert progress["epoch_time_s"].iloc[0] < progress["epoch_time_s"].iloc[1]

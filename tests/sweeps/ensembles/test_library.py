@@ -130,6 +130,16 @@ def test_refit_of_the_chosen_configs_on_train_and_val_with_a_submission(smoke_sw
     assert len(pd.read_csv(tmp_path / "refit" / "submission.csv")) == 11
     printed = capsys.readouterr().out
     assert f"{len(chosen)}/{len(chosen)} members done" in printed and "ETA" in printed
+    assert f"epochs {'+'.join(['1'] * len(chosen))} of {len(chosen)}x1" in printed
+
+
+def test_the_refit_progress_counts_epochs_before_any_member_is_done():
+    from sweeps.ensembles.refit import progress_line
+
+    line = progress_line("refit", 0, 3, [6, 4, 0], 20, 100.0)
+    # 10 of 60 epochs in 100 s: 50 more take 500 s. Before, this said "ETA unknown until one is done".
+    assert line == "refit: 0/3 members done, epochs 6+4+0 of 3x20, 100 s elapsed, ETA 500 s"
+    assert progress_line("refit", 0, 2, [0, 0], 5, 3.0).endswith("ETA after the first epoch")
 
 
 def test_refit_epochs_fit_the_time_left_on_the_slots():
@@ -226,3 +236,22 @@ def test_a_sweep_with_ensemble_refits_within_its_budget_and_writes_a_submission(
     assert len(pd.read_csv(job / "library" / "submission.csv")) == 13
     assert "s left of the budget" in capsys.readouterr().out
     assert "Refit from scratch" in (job / "report.html").read_text()
+
+
+def test_usable_cpus_where_the_os_has_no_affinity(monkeypatch):
+    """macOS has no os.sched_getaffinity: the library ensemble must still build there."""
+    import os
+
+    from sweeps.ensembles import library
+
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    assert library.usable_cpus() == (os.cpu_count() or 1)
+
+
+def test_the_refit_plans_parallel_members_from_gpus_as_well_as_cpus():
+    from sweeps.ensembles.refit import parallel_members
+
+    assert parallel_members({"CPU": 2}, 1, 0) == 2
+    assert parallel_members({"CPU": 8, "GPU": 1}, 1, 1) == 1  # one GPU: one member at a time
+    assert parallel_members({"CPU": 8, "GPU": 1}, 1, 0.25) == 4
+    assert parallel_members({"CPU": 2, "GPU": 4}, 1, 1) == 2

@@ -31,10 +31,12 @@ def test_the_line_counts_each_state_and_names_the_best_trial():
         _trial("c", "RUNNING", 1.0, 0.90), _trial("d", "ERROR"), _trial("e", "PENDING"),
     ]
     line = _progress().line(trials, 125)
-    assert line.startswith("[2:05 / 10:00] 5 trials: 1 running, 1 stopped early, 1 finished, 1 failed;")
-    assert line.endswith("best val_accuracy 0.9900 (b, model: conv_blocks=3, downsample=conv5s2)")
+    # The best result comes before anything an 80-column terminal would cut.
+    assert line.startswith("[2:05 / 10:00] best 0.9900; 5 trials: 1 running, 1 stopped early, 1 finished, 1 failed;")
+    assert len(line.split(";")[0]) < 80
+    assert line.endswith("best val_accuracy by b, model: conv_blocks=3, downsample=conv5s2")
     # In "min" mode the smallest value wins.
-    assert "best val_accuracy 0.4500 (c" in SweepProgress(
+    assert "best 0.4500;" in SweepProgress(
         metric="val_accuracy", mode="min", time_attr="epoch", max_t=16, stream=io.StringIO(),
     ).line(trials, 0)
 
@@ -47,7 +49,8 @@ def test_an_extensions_line_also_names_the_earlier_runs_best():
     assert best(past, "max") == ("old1", 0.97) and best(past, "min") == ("old1", 0.91)
     assert best(past[1:], "max") is None
     line = _progress(earlier_best=best(past, "max")).line([_trial("a", "RUNNING", 1.0, 0.95)], 10)
-    assert line.endswith("best val_accuracy 0.9500 (a); earlier runs' best 0.9700 (old1)")
+    assert line.startswith("[0:10 / 10:00] best 0.9500 (earlier runs 0.9700);")
+    assert line.endswith("best val_accuracy by a; earlier runs' best old1")
     assert "earlier" not in _progress().line([_trial("a", "RUNNING", 1.0, 0.95)], 10)
 
 

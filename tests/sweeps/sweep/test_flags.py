@@ -50,6 +50,20 @@ def test_smoke_test_sizes_yield_to_explicit_flags(tmp_path):
     assert (args.num_samples, args.max_epochs, args.limit) == (6, 3, SMOKE["limit"])
 
 
+def test_smoke_test_on_a_file_smaller_than_its_limit_takes_the_whole_file(tmp_path, tiny_data):
+    """150 digits and --smoke-test: no error about a --limit the user never gave."""
+    from trainables.data.kaggle_csv import write_kaggle_csv
+    from trainables.data.loading import load_data
+
+    small = tmp_path / "small.csv"
+    write_kaggle_csv(small, tiny_data.x_train[:150], tiny_data.y_train[:150])
+    args = validated("--smoke-test", "--data", str(small), "--storage", str(tmp_path))
+    assert args.limit is None
+    data = load_data(args.data, args.val_fraction, args.test_fraction, args.seed, args.limit)
+    assert sum(data.sizes().values()) == 150
+    assert validated("--smoke-test", "--storage", str(tmp_path)).limit == SMOKE["limit"]  # 5,000 embedded
+
+
 def write_experiment(storage, name, flags, mtime):
     path = storage / name
     experiment.write_text(str(path / experiment.METADATA), json.dumps({"family": "cnn", "flags": flags}))
@@ -62,6 +76,16 @@ def test_latest_is_the_experiment_started_last_not_the_last_name(tmp_path):
     write_experiment(tmp_path, "cnn-20261124-120000", {}, 2_000_000)
     (tmp_path / "cnn-no-metadata").mkdir()  # not an experiment: never "latest"
     assert experiment.latest(str(tmp_path), "cnn") == "cnn-20261124-120000"
+
+
+def test_latest_is_the_latest_started_not_the_latest_extended(tmp_path):
+    """--extend rewrites an older experiment's metadata; the one started last stays the latest."""
+    for name, started in (("cnn-a", 1_000.0), ("cnn-b", 2_000.0)):
+        experiment.write_text(str(tmp_path / name / experiment.METADATA),
+                              json.dumps({"family": "cnn", "flags": {}, "started": started}))
+    assert experiment.add_extension(str(tmp_path / "cnn-a"), {"flags": {}}) == "extend-1"  # rewritten now
+    assert experiment.latest(str(tmp_path), "cnn") == "cnn-b"
+    assert [p.name for p in (tmp_path / "cnn-a").iterdir()] == [experiment.METADATA]  # no temporary file left
 
 
 def test_resume_takes_the_recorded_settings_and_refuses_other_ones(tmp_path):
