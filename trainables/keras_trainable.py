@@ -26,7 +26,6 @@ collections meanwhile, the cause of its rare 15-35 s stalls).
 
 import gc
 import json
-import logging
 import statistics
 import tempfile
 import time
@@ -39,6 +38,7 @@ from ray import tune
 
 from search_spaces import ORIGIN
 from trainables.models import PRECISE_BN_IMAGES, refresh_batchnorm, schedule_callbacks
+from trainables.ray_adapter import quiet_checkpoint_logs
 
 MODEL_FILE = "model.keras"
 STATE_FILE = "trial_state.json"
@@ -216,7 +216,7 @@ def train_keras(config, data, build, max_epochs, base_seed=0, report_at=()):
     """
     started = time.perf_counter()
     # Ray logs "Checkpoint successfully created at ..." for every epoch of every trial.
-    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
+    quiet_checkpoint_logs()
     configure_tensorflow()
     # This worker may have run another trial: drop its model and graph, without the full garbage
     # collection clear_session runs by default. In a reused Ray worker one costs 5-11 s (measured),

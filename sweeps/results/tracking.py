@@ -14,6 +14,7 @@ from pathlib import Path
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
 from sweeps.sweep import experiment
+from trainables.ray_adapter import best_checkpoint_result, mlflow_run_id
 from sweeps.sweep.tuner import MLFLOW_BESIDE
 
 
@@ -23,12 +24,11 @@ class MLflowWithBestCheckpoint(MLflowLoggerCallback):
     def log_trial_end(self, trial, failed=False):
         from mlflow.tracking import MlflowClient
 
-        # Tune keeps a trial's checkpoints sorted by score: the best is the last.
-        best = trial.run_metadata.checkpoint_manager.best_checkpoint_result
-        if best is not None and trial in self._trial_runs:
+        best, run_id = best_checkpoint_result(trial), mlflow_run_id(self, trial)
+        if best is not None and run_id is not None:
             with best.checkpoint.as_directory() as directory:
                 MlflowClient(tracking_uri=self.tracking_uri).log_artifacts(
-                    self._trial_runs[trial], directory, artifact_path="best_checkpoint")
+                    run_id, directory, artifact_path="best_checkpoint")
         super().log_trial_end(trial, failed)
 
 

@@ -1,7 +1,7 @@
 """The searcher that proposes configs.
 
-Searcher (``--search tpe``, the default): Optuna's TPE through Ray Tune's
-``OptunaSearch``, seeded with the notes' presets. It starts modelling after
+Searcher (``--search tpe``, the default): Optuna's TPE, asked and told through
+Tune's public ``Searcher`` API (``OptunaAskTell``), seeded with the notes' presets. It starts modelling after
 the presets plus a few random configs have a result (5% of ``--num-samples``,
 3 to 10), not after a fixed 20 finished trials. It learns from rung results:
 a trial the scheduler stopped early is told to Optuna as *pruned* at the last
@@ -16,9 +16,10 @@ Every proposed config carries ``origin``: ``preset``, ``random`` or ``model``
 (the one key of a config that is not a hyperparameter; the builders ignore it).
 """
 
+import pickle
 import warnings
 
-from ray.tune.search.optuna import OptunaSearch
+from ray.tune.search import Searcher
 
 from sweeps.sweep.origin import MODEL, ORIGIN, PRESET, RANDOM
 
@@ -30,56 +31,98 @@ def startup_trials(num_samples, presets):
     return presets + min(10, max(3, round(0.05 * num_samples)))
 
 
-class _OriginTags:
-    """Mixin for a Ray searcher: each suggested config gets ``origin``."""
+class OptunaAskTell(Searcher):
+    """Optuna's ask/tell behind Tune's public ``Searcher`` API: the presets enqueued and asked
+    first, every report told as an intermediate value, a trial stopped before the horizon told as
+    pruned, and each proposed config tagged with its ``origin``."""
 
-    def suggest(self, trial_id):
-        origin = self._next_origin()
-        config = super().suggest(trial_id)
-        if isinstance(config, dict):
-            config = {**config, ORIGIN: origin}
-        return config
-
-
-class TaggedOptunaSearch(_OriginTags, OptunaSearch):
-    """OptunaSearch that tells early-stopped trials as pruned and tags each config's origin."""
-
-    def __init__(self, *, time_attr, max_t, n_startup, model=True, history=(), **kwargs):
-        self._history = list(history)  # earlier trials of an extended experiment (sweeps/extend.py)
-        super().__init__(**kwargs)
+    def __init__(self, *, sampler, presets=(), time_attr, max_t, n_startup, model=True, history=(),
+                 metric=None, mode=None):
+        super().__init__(metric=metric, mode=mode)
+        self._sampler, self._presets = sampler, list(presets)
         self._time_attr, self._max_t = time_attr, max_t
         self._n_startup, self._model = n_startup, model
+        self._history = list(history)  # earlier trials of an extended experiment (sweeps/sweep/extend.py)
+        self._study, self._distributions, self._trials = None, None, {}
+        self.warm_started = 0
 
-    def _setup_study(self, mode):
-        super()._setup_study(mode)
+    def set_search_properties(self, metric, mode, config, **spec):
+        if self._distributions is not None:
+            return False
+        from ray.tune.search.optuna import OptunaSearch
+
+        self._metric, self._mode = self._metric or metric, self._mode or mode
+        # Ray's public converter: Tune domains (choice, loguniform, quniform) to Optuna's distributions.
+        self._distributions = OptunaSearch.convert_search_space(config)
+        self._setup()
+        return True
+
+    @property
+    def study(self):
+        """The Optuna study: every trial asked, told, warm-started or enqueued."""
+        return self._study
+
+    def _setup(self):
+        import optuna
+
+        self._study = optuna.create_study(sampler=self._sampler, direction="maximize" if self._mode == "max" else "minimize")
+        for preset in self._presets:
+            self._study.enqueue_trial({key: value for key, value in preset.items() if key in self._distributions})
         if self._history:
             from sweeps.sweep.warm_start import add_to_study
 
-            self.warm_started = add_to_study(self._ot_study, self._space, self._history, self._max_t)
-            self._history = []  # in the study now; the pickled searcher state need not carry them twice
+            self.warm_started = add_to_study(self._study, self._distributions, self._history, self._max_t)
+            self._history = []
 
-    def _next_origin(self):
+    def next_origin(self):
         from optuna.trial import TrialState
 
-        study = self._ot_study
-        if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            return PRESET  # points_to_evaluate are enqueued in the study and asked first
-        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if self._study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return PRESET  # enqueued presets are asked first
+        finished = self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
         return MODEL if self._model and len(finished) >= self._n_startup else RANDOM
+
+    def suggest(self, trial_id):
+        if self._distributions is None:
+            raise RuntimeError("OptunaAskTell has no search space: Tune gives it through set_search_properties")
+        origin = self.next_origin()
+        trial = self._study.ask(self._distributions)
+        self._trials[trial_id] = trial
+        return {**trial.params, ORIGIN: origin}
+
+    def on_trial_result(self, trial_id, result):
+        trial = self._trials.get(trial_id)
+        value = result.get(self._metric)
+        if trial is not None and value is not None and value == value:
+            trial.report(value, result.get("training_iteration", len(trial.study.trials)))
 
     def on_trial_complete(self, trial_id, result=None, error=False):
         from optuna.trial import TrialState
 
-        reached = (result or {}).get(self._time_attr)
-        if error or reached is None or reached >= self._max_t - 1e-9 or trial_id in self._completed_trials:
-            return super().on_trial_complete(trial_id, result, error)
-        # Stopped before the horizon: Optuna scores a pruned trial by its last reported step
-        # and the value there, so it is compared with trials that reached the same rung.
+        trial = self._trials.pop(trial_id, None)
+        if trial is None:
+            return
+        result = result or {}
+        value, reached = result.get(self._metric), result.get(self._time_attr)
         try:
-            self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.PRUNED)
-        except Exception as exc:  # noqa: BLE001 - as OptunaSearch: a bad tell must not stop the sweep
+            if error or value is None or value != value:
+                self._study.tell(trial, state=TrialState.FAIL)
+            elif reached is not None and reached < self._max_t - 1e-9:
+                # Stopped before the horizon: Optuna scores a pruned trial by its last reported step
+                # and the value there, so it is compared with trials that reached the same rung.
+                self._study.tell(trial, state=TrialState.PRUNED)
+            else:
+                self._study.tell(trial, value)
+        except Exception as exc:  # noqa: BLE001 - a bad tell must not stop the sweep
             warnings.warn(f"optuna: {exc}")
-        self._completed_trials.add(trial_id)
+
+    def save(self, checkpoint_path):
+        with open(checkpoint_path, "wb") as file:
+            pickle.dump(self.__dict__, file)
+
+    def restore(self, checkpoint_path):
+        with open(checkpoint_path, "rb") as file:
+            self.__dict__.update(pickle.load(file))
 
 
 def make_searcher(kind, *, presets, num_samples, seed, time_attr, max_t, history=()):
@@ -100,28 +143,15 @@ def make_searcher(kind, *, presets, num_samples, seed, time_attr, max_t, history
         sampler = optuna.samplers.TPESampler(
             n_startup_trials=n_startup, multivariate=True, constant_liar=True, seed=seed,
         )
-    return TaggedOptunaSearch(
-        points_to_evaluate=presets or None, sampler=sampler, time_attr=time_attr, max_t=max_t,
+    return OptunaAskTell(
+        sampler=sampler, presets=presets, time_attr=time_attr, max_t=max_t,
         n_startup=n_startup, model=kind == "tpe", history=history,
     )
 
 
-def _hyperopt_class():
-    from ray.tune.search.hyperopt import HyperOptSearch
-
-    class _Tagged(_OriginTags, HyperOptSearch):
-        """HyperOptSearch with origin tags: random until ``n_initial_points`` trials finished."""
-
-        def _next_origin(self):
-            if self._points_to_evaluate > 0:
-                return PRESET
-            finished = sum(1 for t in self._hpopt_trials.trials if t["result"].get("status") == "ok")
-            return MODEL if finished >= HYPEROPT_STARTUP else RANDOM
-
-    return _Tagged
-
-
 def TaggedHyperOptSearch(**kwargs):  # noqa: N802 - a class, imported lazily (hyperopt is slow to import)
-    return _hyperopt_class()(**kwargs)
+    """HyperOptSearch with origin tags, the earlier design kept as the benchmark's baseline; it
+    reads HyperOpt's own state, so it lives with Ray's other private members."""
+    from trainables.ray_adapter import tagged_hyperopt_search
 
-
+    return tagged_hyperopt_search(PRESET, RANDOM, MODEL, HYPEROPT_STARTUP, **kwargs)

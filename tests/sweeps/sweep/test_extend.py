@@ -42,7 +42,7 @@ def test_the_study_starts_from_every_earlier_result_and_models_from_the_first_pr
     searcher = searcher_module.make_searcher("tpe", presets=[], num_samples=4, seed=0, time_attr="epoch", max_t=16,
                                     history=past)
     searcher.set_search_properties("val_accuracy", "max", cnn.SPACE)
-    trials = searcher._ot_study.get_trials()
+    trials = searcher.study.get_trials()
     assert searcher.warm_started == len(trials) == 11
     by_value = {round(t.values[0], 4): t for t in trials}
     pruned, complete = by_value[0.5], by_value[0.901]
@@ -109,6 +109,7 @@ def test_extend_runs_more_trials_in_the_experiment_and_one_leaderboard_covers_bo
     assert [e["name"] for e in json.loads((path / "digit_sweep.json").read_text())["extensions"]] == ["extend-1"]
 
 
+@pytest.mark.slow  # reads the session's smoke sweep: a real Ray sweep
 @pytest.mark.parametrize("extra, flag", [
     (["--seed", "5"], "--seed"),
     (["--max-epochs", "3"], "--max-epochs"),
