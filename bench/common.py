@@ -32,12 +32,6 @@ PYTHON = sys.executable
 WORK = Path(os.environ.get("DIGIT_BENCH_WORK", "/tmp/digit-bench"))
 RAY_TMPDIR = Path(os.environ.get("DIGIT_BENCH_RAY_TMPDIR", "/tmp/dsb"))
 RESULT_TAG = "BENCH_RESULT "
-ORDER = ["run_all", "sweep_vs_handrun", "asha_vs_fifo", "trial_overhead", "data_loading", "ensemble_quality", "gpu",
-         "ensemble_quality_full", "search_quality", "search_quality_5min_full", "search_quality_5min_previous", "search_quality_15min_full",
-         "search_quality_full", "search_quality_reading", "search_quality_15min_reading", "search_quality_5min_reading",
-         "budget_quality", "budget_quality_full", "budget_quality_reading", "library_selection", "library_selection_full",
-         "first_rung", "first_rung_full", "fixed_cost_profile"]
-
 # The 8 notes presets of benchmarks 1 and 3: all of search_spaces/cnn.py's but
 # notes-final (the ensemble member, which benchmark 5 trains).
 EIGHT_PRESETS = [
@@ -358,6 +352,15 @@ def command_line():
     return shlex.join([str(exe), str(script), *sys.argv[1:]])
 
 
+def git_commit():
+    """The checkout's commit, with '+' when it has uncommitted changes."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "?"
+    return commit + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 class Report:
     """Collects a benchmark's figures and notes; prints them and writes its RESULTS.md section."""
 
@@ -401,6 +404,7 @@ class Report:
         lines = [
             f"## {self.title}", "",
             f"- date: {self.started_at.strftime('%Y-%m-%d %H:%M %Z')}, {wall:.0f} s",
+            f"- commit: {git_commit()}",
             f"- command: `{command_line()}`" + (f" (run by `{parent}`)" if parent else ""),
             f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB memory, {m['os']}, Python {m['python']}",
             f"- versions: {versions}",
@@ -418,22 +422,9 @@ class Report:
         return "\n".join(lines).rstrip() + "\n"
 
 
-HEADER = """# Benchmark results
-
-Written by the scripts in `bench/` (see `bench/run_all.py`). Each section is replaced when its
-benchmark runs again in the same mode (quick and full runs have separate sections). Goals are
-ratios measured within one run on one machine; absolute seconds are only context and depend on
-the machine and its load (recorded with each section).
-"""
-
-
 def write_section(name, markdown):
-    """Replace (or add) the section ``name`` of bench/RESULTS.md, keeping the others."""
-    text = RESULTS.read_text() if RESULTS.exists() else HEADER
-    sections = dict(re.findall(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", text, re.S))
-    sections[name] = markdown
-    names = [n for n in ORDER if n in sections] + sorted(n for n in sections if n not in ORDER)
-    body = "\n".join(f"<!-- bench:{n} -->\n{sections[n]}<!-- /bench:{n} -->\n" for n in names)
-    tmp = RESULTS.with_name(".RESULTS.md.tmp")
-    tmp.write_text(HEADER + "\n" + body)
-    os.replace(tmp, RESULTS)
+    """Record a run of the benchmark ``name`` in bench/RESULTS.md (bench/results_file.py)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import results_file
+
+    results_file.record(name, markdown, RESULTS)
