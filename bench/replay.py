@@ -1,7 +1,7 @@
 """Replay schedulers on the recorded table of learning curves, in simulated time (issue 24).
 
-    python bench/replay.py                           # 10 simulated minutes, 2 slots, 200 repetitions
-    python bench/replay.py --minutes 30 --reps 500 --table bench/data/cnn_curves.parquet
+    python bench/replay.py                  # 10 and 30 simulated minutes, 2 slots, 200 repetitions
+    python bench/replay.py --quick --minutes 10 --no-record --table DIR/cnn_curves.parquet
 
 As HPOBench, YAHPO Gym and Syne Tune's simulator measure schedulers: a trial is a recorded run
 (a config and a seed) of ``bench/learning_curves.py``'s table, and reaches each report point at
@@ -32,8 +32,10 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 TABLE = REPO / "bench" / "data" / "cnn_curves.parquet"
+TODAY, DEFAULT = "today: quota, presets dealt", "presets patient + kinds"
 START_S = 1.0  # Tune's own gap between one trial's end and the next one's start in a reused worker
 METRIC, TIME_ATTR = "val_accuracy", "epoch"
 
@@ -141,13 +143,14 @@ def chosen(trials, until):
     return config_id
 
 
-def measure(table, make, minutes, slots, reps, seed=0):
-    """Figures of one scheduler over ``reps`` simulated sweeps."""
+def measure(table, make, minutes, slots, reps, seed=0, first_rung=0.25):
+    """Figures of one scheduler over ``reps`` simulated sweeps; ``first_rung``: its grace period."""
     best_val, best_test = table.at_horizon.max(), table.test_at_horizon.max()
     top5 = table.top[:5]
     regret = {f: [] for f in (0.25, 0.5, 1.0)}
     test_regret, model_at_horizon, started = [], [], []
-    first_rung = {c: [] for c in top5}
+    cut_first = {c: [] for c in top5}
+    cut_before_4 = {c: [] for c in top5}
     reached = {c: [] for c in top5}
     stops = {c: {} for c in top5}
     for rep in range(reps):
@@ -163,8 +166,9 @@ def measure(table, make, minutes, slots, reps, seed=0):
                                     for t in trials))
         started.append(len(trials))
         for trial in trials:
-            if trial.config_id in first_rung and trial.reports:
-                first_rung[trial.config_id].append(trial.stopped_at is not None and trial.stopped_at <= 0.25 + 1e-9)
+            if trial.config_id in cut_first and trial.reports:
+                cut_first[trial.config_id].append(trial.stopped_at is not None and trial.stopped_at <= first_rung + 1e-9)
+                cut_before_4[trial.config_id].append(trial.stopped_at is not None and trial.stopped_at < 4 - 1e-9)
                 reached[trial.config_id].append(trial.reports[-1][1] >= table.horizon)
                 key = "horizon" if reached[trial.config_id][-1] else (trial.stopped_at or "budget")
                 stops[trial.config_id][key] = stops[trial.config_id].get(key, 0) + 1
@@ -172,21 +176,23 @@ def measure(table, make, minutes, slots, reps, seed=0):
     row.update({
         "mean regret": np.nanmean(regret[1.0]) * 100, "regret 0": np.mean(np.array(regret[1.0]) == 0),
         "median test regret": np.nanmedian(test_regret) * 100,
-        "top5 cut at 1st rung (worst)": max((np.mean(v) for v in first_rung.values() if v), default=np.nan),
+        "top5 cut at 1st rung (worst)": max((np.mean(v) for v in cut_first.values() if v), default=np.nan),
+        "top5 cut before epoch 4 (worst)": max((np.mean(v) for v in cut_before_4.values() if v), default=np.nan),
         "top5 reach horizon (mean)": np.mean([np.mean(v) for v in reached.values() if v]),
         "non-presets at horizon": np.mean(model_at_horizon), "trials": np.mean(started),
     })
-    return row, {c: (np.mean(first_rung[c]) if first_rung[c] else np.nan, stops[c]) for c in top5}
+    return row, {c: (np.mean(cut_first[c]) if cut_first[c] else np.nan, stops[c]) for c in top5}
 
 
 def arms(grace=0.25, rf=4, max_t=16):
-    """name -> scheduler factory: Ray's stock ASHA and async Hyperband, today's rules, the new ones."""
+    """name -> (scheduler factory, its first rung): Ray's stock ASHA and async Hyperband, today's
+    rules, the new ones."""
     from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 
     from sweeps.sweep.scheduler import PRESETS_DEALT, PatientASHA
 
-    def patient(presets, kind_key, g=grace, brackets=3):
-        return lambda: PatientASHA(time_attr=TIME_ATTR, max_t=max_t, grace_period=g, reduction_factor=rf,
+    def patient(presets, kind_key, g=grace, brackets=3, factor=rf):
+        return lambda: PatientASHA(time_attr=TIME_ATTR, max_t=max_t, grace_period=g, reduction_factor=factor,
                                    brackets=brackets, presets=presets, kind_key=kind_key)
 
     def ray(brackets):
@@ -194,46 +200,68 @@ def arms(grace=0.25, rf=4, max_t=16):
                                                reduction_factor=rf, brackets=brackets)
 
     return {
-        "fifo": FIFOScheduler,
-        "ray asha (1 bracket)": ray(1),
-        "ray async hyperband (3 brackets)": ray(3),
-        "today: quota, presets dealt": patient(PRESETS_DEALT, None),
-        "presets patient": patient("patient", None),
-        "kinds (augment)": patient(PRESETS_DEALT, "augment"),
-        "presets patient + kinds": patient("patient", "augment"),
-        "presets patient + kinds, grace 1": patient("patient", "augment", g=1, brackets=2),
+        "fifo": (FIFOScheduler, max_t),
+        "ray asha (1 bracket)": (ray(1), grace),
+        "ray async hyperband (3 brackets)": (ray(3), grace),
+        TODAY: (patient(PRESETS_DEALT, None), grace),
+        "presets patient": (patient("patient", None), grace),
+        "kinds (augment)": (patient(PRESETS_DEALT, "augment"), grace),
+        DEFAULT: (patient("patient", "augment"), grace),
+        "presets patient + kinds, grace 0.5": (patient("patient", "augment", g=0.5, brackets=3), 0.5),
+        "presets patient + kinds, grace 1": (patient("patient", "augment", g=1, brackets=2), 1),
+        "presets patient + kinds, factor 3": (patient("patient", "augment", factor=3, brackets=3), grace),
     }
 
 
+SIZES = {"tiny": {"reps": 5}, "quick": {"reps": 50}, "full": {"reps": 200}}
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    import common
+
+    p = common.parser(__doc__.split("\n\n")[0], SIZES)
     p.add_argument("--table", default=str(TABLE))
-    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--minutes", type=float, nargs="+", default=[10.0, 30.0], help="simulated budgets")
     p.add_argument("--slots", type=int, default=2)
-    p.add_argument("--reps", type=int, default=200)
     p.add_argument("--arms", help="comma-separated arm names (default: all)")
-    args = p.parse_args(argv)
-    started = time.perf_counter()
+    args = common.parse(p, argv)
+    reps = args.size["reps"]
     table = load_table(args.table)
-    runs = sum(len(r) for r in table.runs.values())
-    print(f"table: {len(table.runs)} configs, {runs} runs; best at the horizon {table.top[0]} "
-          f"{table.at_horizon.max():.4f}; top 5: {', '.join(table.top[:5])}")
+    report = common.Report("scheduler_replay", "12. Schedulers replayed on the recorded learning curves", args)
+    seeds = pd.Series({c: len(r) for c, r in table.runs.items()})
+    report.note("The table", (
+        f"`{Path(args.table).relative_to(REPO) if Path(args.table).is_relative_to(REPO) else args.table}`: "
+        f"{len(table.runs)} configs ({sum(o == 'preset' for o in table.origin.values())} presets), "
+        f"{int(seeds.sum())} runs to epoch {table.horizon:g} ({(seeds >= 2).sum()} configs with 2 seeds). Best at the "
+        f"horizon (validation, mean over seeds): " + ", ".join(f"{c} {table.at_horizon[c]:.4f}" for c in table.top[:5])))
     chosen_arms = arms(max_t=int(table.horizon))
     if args.arms:
         chosen_arms = {k: v for k, v in chosen_arms.items() if k in args.arms.split(",")}
-    rows, details = {}, {}
-    for name, make in chosen_arms.items():
-        rows[name], details[name] = measure(table, make, args.minutes, args.slots, args.reps)
-    frame = pd.DataFrame(rows).T
-    print(f"\n{args.minutes:g} simulated minutes, {args.slots} slots, {args.reps} repetitions "
-          "(regrets in accuracy points):\n")
-    print(frame.to_markdown(floatfmt=".3f"))
-    print("\nThe table's top 5 at the horizon: share cut at the first rung (a quarter epoch); where each run ended")
-    for name, per_config in details.items():
-        print(f"- {name}: " + "; ".join(f"{c} {cut:.0%} {dict(sorted(stops.items(), key=str))}"
-                                        for c, (cut, stops) in per_config.items()))
-    print(f"\n{time.perf_counter() - started:.0f} s")
-    return 0
+    for minutes in args.minutes:
+        rows, details = {}, {}
+        for name, (make, grace) in chosen_arms.items():
+            rows[name], details[name] = measure(table, make, minutes, args.slots, reps, first_rung=grace)
+        frame = pd.DataFrame(rows).T
+        if TODAY in rows and DEFAULT in rows:
+            regret = f"median regret @{int(minutes * 60)}s"
+            today, new = rows[TODAY][regret], rows[DEFAULT][regret]
+            report.add(
+                common.figure(f"{minutes:g} min: median regret, today's rules -> the default, points", today,
+                              fmt=f"{{:.3f}} -> {new:.3f}"),
+                common.figure(f"{minutes:g} min: the default's median regret / today's", new / today if today else 0.0,
+                              goal="<= 0.33", met=(new <= today / 3) if today else new == 0, fmt="{:.2f}"),
+                common.figure(f"{minutes:g} min: worst top-5 config cut at the first rung, today -> default",
+                              rows[TODAY]["top5 cut at 1st rung (worst)"],
+                              fmt=f"{{:.0%}} -> {rows[DEFAULT]['top5 cut at 1st rung (worst)']:.0%}",
+                              goal="<= 10% (default)", met=rows[DEFAULT]["top5 cut at 1st rung (worst)"] <= 0.10),
+            )
+        report.note(f"{minutes:g} simulated minutes, {args.slots} slots, {reps} repetitions (regrets in points)",
+                    frame.to_markdown(floatfmt=".3f"))
+        report.note(f"{minutes:g} min: the table's top 5, share cut at the first rung; where each run ended",
+                    "\n".join(f"- {name}: " + "; ".join(f"{c} {cut:.0%} {dict(sorted(stops.items(), key=str))}"
+                                                        for c, (cut, stops) in per_config.items())
+                              for name, per_config in details.items()))
+    return report.finish()
 
 
 if __name__ == "__main__":
