@@ -65,7 +65,7 @@ def run_sweep(definition, args):
         if definition.trainable_params.get("build"):  # Keras families keep models to ensemble
             from sweeps.ensembles import library
 
-            written += library.build_or_warn(path, board, args.test)
+            written += library.build_or_warn(path, board, args.test, getattr(args, "tta", 1))
         # The HTML report comes after the leaderboard is safe on disk; a drawing failure only warns.
         from sweeps.results import report
 

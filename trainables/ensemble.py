@@ -16,6 +16,40 @@ import numpy as np
 from sklearn import metrics
 
 EPSILON = 1e-12
+# Test-time augmentation: the image itself, then 1-pixel shifts (no flips or rotations: a flipped
+# 2 is no digit). MNIST digits sit inside a 4-pixel black margin, so a shift loses no ink.
+SHIFTS = [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, -1), (1, -1), (-1, 1)]
+
+
+def shifted(images, dy, dx):
+    """``images`` (n, 28, 28, 1) moved ``dy`` rows down and ``dx`` columns right, margin-filled."""
+    out = np.zeros_like(images)
+    height, width = images.shape[1:3]
+    out[:, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
+        images[:, max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
+    return out
+
+
+def views_flag(value):
+    """argparse type for ``--tta``: how many views each prediction averages."""
+    import argparse
+
+    views = int(value)
+    if not 1 <= views <= len(SHIFTS):
+        raise argparse.ArgumentTypeError(f"must be 1 (no test-time augmentation) to {len(SHIFTS)}, got {value}")
+    return views
+
+
+def predict_views(model, images, views=1, batch_size=512):
+    """The mean of ``model``'s probabilities over the first ``views`` of SHIFTS (1: the images alone)."""
+    if not 1 <= views <= len(SHIFTS):
+        raise ValueError(f"views must be 1 to {len(SHIFTS)}, got {views}")
+    total = None
+    for dy, dx in SHIFTS[:views]:
+        batch = images if (dy, dx) == (0, 0) else shifted(images, dy, dx)
+        probabilities = np.asarray(model.predict(batch, batch_size=batch_size, verbose=0), dtype=np.float64)
+        total = probabilities if total is None else total + probabilities
+    return total / views
 
 
 def accuracy(probabilities, labels):

@@ -80,7 +80,7 @@ def epoch_progress(progress, member):
 
 
 def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_images=None, deadline=None,
-                 progress=None, member=0):
+                 progress=None, member=0, tta=1):
     """Fit ``build(config)`` from scratch; return probabilities, the epochs trained and the saved
     model's bytes. ``deadline`` (``time.time()`` seconds): stop early rather than run past it;
     ``progress``: a queue told each epoch done (``epoch_progress``)."""
@@ -102,7 +102,9 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     )
 
     def predict(images):
-        return None if images is None else model.predict(images, batch_size=512, verbose=0)
+        from trainables.ensemble import predict_views
+
+        return None if images is None else predict_views(model, images, tta)
 
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory, "member.keras")

@@ -25,8 +25,10 @@ def local_checkpoint(checkpoint_path, experiment_path):
         yield directory
 
 
-def predict(rows, experiment_path, splits, cpus=None):
-    """{split name: (members, n, 10) probabilities} from each row's best checkpoint."""
+def predict(rows, experiment_path, splits, cpus=None, tta=1):
+    """{split name: (members, n, 10) probabilities} from each row's best checkpoint, each the mean
+    over ``tta`` shifted views of the images (``trainables.ensemble.predict_views``)."""
+    from trainables.ensemble import predict_views
     from trainables.keras_trainable import configure_tensorflow, load_checkpoint
 
     configure_tensorflow(cpus or 1)
@@ -38,5 +40,5 @@ def predict(rows, experiment_path, splits, cpus=None):
         with local_checkpoint(checkpoint_path, experiment_path) as directory:
             model, _ = load_checkpoint(directory)
         for name, images in splits.items():
-            out[name].append(model.predict(images, batch_size=512, verbose=0))
+            out[name].append(predict_views(model, images, tta))
     return {name: np.stack(values) for name, values in out.items()}

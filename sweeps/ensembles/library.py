@@ -28,6 +28,7 @@ from sweeps.sweep.runtime import import_tensorflow_quietly, start_ray
 from trainables.ensemble_member import REFIT_ON
 from trainables import ensemble as combine
 from trainables import errors
+from trainables.ensemble import views_flag
 from trainables.errors import ArgumentParser, UserError
 from trainables.data.kaggle_csv import count_data_rows, load_kaggle_csv
 
@@ -125,7 +126,7 @@ def write(out, report, extra_probabilities, test_rows):
     return out
 
 
-def build(path, board=None, test_csv=None, size=DEFAULT_SIZE, selection="bagged", out=None, cpus=None):
+def build(path, board=None, test_csv=None, size=DEFAULT_SIZE, selection="bagged", out=None, cpus=None, tta=1):
     """Select and write the library ensemble of the experiment at ``path``; returns (report, out dir).
     None when no trial kept a checkpoint."""
     started = time.perf_counter()
@@ -140,14 +141,14 @@ def build(path, board=None, test_csv=None, size=DEFAULT_SIZE, selection="bagged"
     if rows.empty:
         return None, None
     data = experiment.data_of(metadata)
-    predictions = predict(rows, path, {"val": data.x_val, "test": data.x_test}, cpus)
+    predictions = predict(rows, path, {"val": data.x_val, "test": data.x_test}, cpus, tta)
     report = build_report(rows, predictions, data, selection, metadata["flags"].get("seed", 0))
     extra_probabilities = None
     if extra is not None:  # only the chosen members predict test.csv: it may hold 28,000 digits
         weights = np.array(report["weights"][selection])
         picked = weights > 0
-        extra_probabilities = combine.average(predict(rows[picked], path, {"extra": extra}, cpus)["extra"], weights[picked])
-    report["wall_time_s"] = time.perf_counter() - started
+        extra_probabilities = combine.average(predict(rows[picked], path, {"extra": extra}, cpus, tta)["extra"], weights[picked])
+    report["wall_time_s"], report["tta"] = time.perf_counter() - started, tta
     if out is None:
         out = experiment.child(path, OUT)
     return report, write(out, report, extra_probabilities, count_data_rows(test_csv) if test_csv else None)
@@ -160,11 +161,11 @@ def usable_cpus():
     return os.cpu_count() or 1
 
 
-def build_or_warn(path, board, test_csv=None):
+def build_or_warn(path, board, test_csv=None, tta=1):
     """``build`` at the end of a sweep, on every CPU of this machine; a failure only warns
     (the sweep's leaderboard is already safe). Returns the files written."""
     try:
-        report, out = build(path, board, test_csv=test_csv, cpus=usable_cpus())
+        report, out = build(path, board, test_csv=test_csv, cpus=usable_cpus(), tta=tta)
     except Exception as error:  # noqa: BLE001 - whatever it was, the sweep's results stand
         print(f"warning: no library ensemble: {type(error).__name__}: {error}", file=sys.stderr)
         return []
@@ -184,6 +185,8 @@ def build_parser():
                    help="bagged: greedy selection over random halves of the validation split, weights summed; "
                    "greedy: on the whole split; average: the top 10 equally")
     p.add_argument("--cpus", type=int, default=2, help="TensorFlow threads for the predictions")
+    p.add_argument("--tta", type=views_flag, default=1, help="test-time augmentation: each model's prediction averages this many views of a digit (1: the "
+                   "digit alone; 5: and its four 1-pixel shifts)")
     p.add_argument("--out", help=f"output directory (default: <experiment>/{OUT})")
     refit = p.add_argument_group("refit: train the chosen configs again from scratch (sweeps/refit.py)")
     refit.add_argument("--refit-epochs", type=int, help="epochs per refit member (default: no refit)")
@@ -203,7 +206,7 @@ def refit_chosen(path, report, args):
     out = experiment.child(experiment.parent(args.out) if args.out else path, refit.OUT)
     seed = experiment.read_metadata(path)["flags"].get("seed", 0)
     return refit.run(path, report, out, args.fit_on, args.refit_epochs, seed, args.cpus_per_member,
-                     args.gpus_per_member, args.test)
+                     args.gpus_per_member, args.test, tta=args.tta)
 
 
 def main(argv=None):
@@ -217,7 +220,7 @@ def main(argv=None):
             raise UserError(f"{args.experiment}: an SVM sweep keeps no model checkpoints to ensemble")
         args.quiet = import_tensorflow_quietly(args.gpus_per_member)
         report, out = build(path, test_csv=args.test, size=args.size, selection=args.selection,
-                            out=args.out, cpus=args.cpus)
+                            out=args.out, cpus=args.cpus, tta=args.tta)
     except UserError as error:
         return errors.report(parser.prog, error)
     if report is None:

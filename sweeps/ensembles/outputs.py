@@ -36,6 +36,7 @@ def report(plan, results, data, decision, args):
     return {
         "chosen": decision["method"], "reason": decision["reason"], "fit_on": args.fit_on,
         "epochs": args.epochs, "top_k": len(plan), "preset": args.preset, "time_budget_min": args.time_budget_min,
+        "tta": getattr(args, "tta", 1),
         "test_accuracy": {
             "average": combine.accuracy(combine.average(test), data.y_test),
             "greedy": None if counts is None else combine.accuracy(combine.average(test, counts), data.y_test),

@@ -23,6 +23,7 @@ import pandas as pd
 
 from sweeps.sweep import experiment
 from trainables import errors
+from trainables.ensemble import views_flag
 from trainables.errors import ArgumentParser, UserError
 from trainables.data.kaggle_csv import load_kaggle_csv
 
@@ -36,6 +37,9 @@ def build_parser():
     p.add_argument("trial_id", nargs="?", help="with an experiment: the trial to apply (default: its best)")
     p.add_argument("--test", required=True, help="Kaggle test.csv (pixel0..pixel783)")
     p.add_argument("--out", default="submission.csv", help="where the submission goes")
+    p.add_argument("--tta", type=views_flag, default=1,
+                   help="test-time augmentation: average each model over this many views (1: none; 5: the "
+                   "image and its four 1-pixel shifts)")
     return p
 
 
@@ -79,7 +83,7 @@ def _trial(path, trial_id):
     return [(row["checkpoint"], 1.0, str(path))], f"trial {row['trial_id']} (rank {row['rank']}, {path})"
 
 
-def predict(parts, images):
+def predict(parts, images, tta=1):
     """Weighted mean of the members' class probabilities for ``images``: saved models are loaded
     here, checkpoints the way the library ensemble loads them (downloaded when remote)."""
     from sweeps.ensembles.checkpoints import predict as predict_checkpoints
@@ -87,15 +91,16 @@ def predict(parts, images):
 
     where = [part[0] for part in parts]
     if all(w.endswith(".keras") for w in where):
-        probabilities = _predict_models(where, images)
+        probabilities = _predict_models(where, images, tta)
     else:
         experiment_path = parts[0][2] or where[0]  # a lone checkpoint directory is its own location
         rows = pd.DataFrame({"checkpoint": where})
-        probabilities = predict_checkpoints(rows, experiment_path, {"test": images})["test"]
+        probabilities = predict_checkpoints(rows, experiment_path, {"test": images}, tta=tta)["test"]
     return combine.average(probabilities, [part[1] for part in parts])
 
 
-def _predict_models(paths, images):
+def _predict_models(paths, images, tta=1):
+    from trainables.ensemble import predict_views
     from trainables.keras_trainable import configure_tensorflow
 
     configure_tensorflow()
@@ -107,7 +112,7 @@ def _predict_models(paths, images):
             if experiment.is_uri(path):  # Keras loads local files only
                 path = experiment.download(path, Path(tmp, str(i)))
             keras.utils.clear_session(free_memory=False)
-            out.append(keras.models.load_model(path).predict(images, batch_size=512, verbose=0))
+            out.append(predict_views(keras.models.load_model(path), images, tta))
     return np.stack(out)
 
 
@@ -122,7 +127,7 @@ def main(argv=None):
         out = args.out if experiment.is_uri(args.out) else Path(args.out)
         if not experiment.is_uri(out) and not out.parent.exists():
             raise UserError(f"--out {out}: directory {out.parent} does not exist")
-        probabilities = predict(parts, images)
+        probabilities = predict(parts, images, args.tta)
     except UserError as error:
         return errors.report(parser.prog, error)
     frame = submission(probabilities, len(images))

@@ -129,7 +129,7 @@ def after_sweep(path, board, args, deadline):
                   f"{epochs}; the library ensemble is the result", flush=True)
             return None, None
     return run(path, library_report, experiment.child(path, OUT), args.fit_on, epochs, args.seed,
-               args.cpus_per_trial, args.gpus_per_trial, args.test, data, stop_by, seeds)
+               args.cpus_per_trial, args.gpus_per_trial, args.test, data, stop_by, seeds, getattr(args, "tta", 1))
 
 
 def parallel_members(resources, cpus, gpus):
@@ -196,6 +196,27 @@ def gather(futures, label="refit", heartbeat_s=HEARTBEAT_S, clock=time.perf_coun
     return results
 
 
+def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, extra=None, deadline=None, label="refit",
+          tta=1):
+    """Every member from scratch as a Ray task, member i with seed ``seed + i``; the data goes into
+    the object store once. ``deadline`` (``time.time()`` seconds): each member stops early rather
+    than run past it. ``label`` names the progress lines; ``tta``: views each prediction averages."""
+    import ray
+    from ray.util.queue import Queue
+
+    from trainables.ensemble_member import train_member
+
+    task = ray.remote(train_member).options(num_cpus=cpus, num_gpus=gpus, max_retries=2)
+    data_ref, extra_ref = ray.put(data), ray.put(extra)
+    progress = Queue(maxsize=10_000, actor_options={"num_cpus": 0})
+    futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref, deadline,
+                           progress, i, tta) for i, m in enumerate(members)]
+    try:
+        return gather(futures, label, heartbeat_s=10, progress=progress, epochs=epochs)
+    finally:
+        progress.shutdown()
+
+
 def build_report(members, results, data, fit_on, epochs, seed):
     """Only honest figures: validation accuracy only when validation was held out, test likewise."""
     weights = [m["weight"] for m in members]
@@ -240,7 +261,7 @@ def write(out, report, members, results, test_rows):
 
 
 def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0, test_csv=None, data=None,
-        deadline=None, seeds=None):
+        deadline=None, seeds=None, tta=1):
     """Plan, train, score and write the refit of the experiment at ``path``; returns (report, out).
     ``data``: the experiment's split, when the caller has it already; ``deadline``: see ``train``;
     ``seeds``: see ``plan``."""
@@ -258,7 +279,7 @@ def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, 
           f"{MIN_SHARE:.0%} of the weight), {len(members)} members, {epochs} epochs each on {fit_on}, in parallel "
           f"-> {out}", flush=True)
     build_ref = FAMILIES[metadata["family"]].trainable_params["build"]
-    results = train(members, data, build_ref, fit_on, epochs, seed, cpus, gpus, extra, deadline)
+    results = train(members, data, build_ref, fit_on, epochs, seed, cpus, gpus, extra, deadline, tta=tta)
     report = build_report(members, results, data, fit_on, epochs, seed)
-    report["wall_time_s"] = time.perf_counter() - started
+    report["wall_time_s"], report["tta"] = time.perf_counter() - started, tta
     return report, write(out, report, members, results, count_data_rows(test_csv) if test_csv else None)

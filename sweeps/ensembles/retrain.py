@@ -26,6 +26,7 @@ from trainables import ensemble as combine
 from trainables.data.loading import EMBEDDED, load_data
 from trainables.ensemble_member import FIT_ON
 from trainables import errors
+from trainables.ensemble import views_flag
 from trainables.errors import ArgumentParser, UserError
 from trainables.data.kaggle_csv import count_data_rows, load_kaggle_csv
 
@@ -47,6 +48,8 @@ def build_parser():
                    help="members fit on the train split, on train+val (then no greedy selection), "
                         "or each on its own random 90%% of train")
     p.add_argument("--test", help="Kaggle test.csv: also write submission.csv")
+    p.add_argument("--tta", type=views_flag, default=1, help="test-time augmentation: each member's prediction "
+                   "averages this many views of a digit (1: the digit alone; 5: and its four 1-pixel shifts)")
     p.add_argument("--cpus-per-member", type=float, default=1.0)
     p.add_argument("--gpus-per-member", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0, help="member i gets seed + i")
@@ -103,7 +106,7 @@ def train_members(plan, data, args, build_ref, extra_images, deadline):
     if dashboard:
         print(f"Ray dashboard: http://{dashboard}")
     return refit.train(plan, data, build_ref, args.fit_on, args.epochs, args.seed, args.cpus_per_member,
-                       args.gpus_per_member, extra_images, deadline, label="ensemble")
+                       args.gpus_per_member, extra_images, deadline, label="ensemble", tta=args.tta)
 
 
 def choose(results, data, fit_on):

@@ -13,6 +13,7 @@ from sweeps.sweep import console, experiment, extend, scheduler, searcher, warm_
 from sweeps.sweep.definition import trainable_of
 from trainables.data.loading import EMBEDDED
 from trainables.ensemble_member import REFIT_ON
+from trainables.ensemble import views_flag
 from trainables.errors import ArgumentParser
 
 # Tune's newer console output prints every config key of every trial; the
@@ -90,6 +91,9 @@ def build_parser(definition):
     ensemble.add_argument("--refit-epochs", type=int,
                           help="epochs per refit member (default: as many as fit the refit's share of the budget, "
                           "planned from the epoch times the sweep measured; --max-epochs without a budget)")
+    ensemble.add_argument("--tta", type=views_flag, default=1,
+                          help="test-time augmentation in the library ensemble and the refit: each model averages "
+                          "this many views of a digit (1: the digit alone; 5: and its four 1-pixel shifts)")
     ensemble.add_argument("--fit-on", choices=REFIT_ON, default="train+val",
                           help="the refit's training digits; 'all' adds the test split (then no test figure)")
     p.add_argument("--smoke-test", action="store_true", help=f"a tiny run: {SMOKE}")

@@ -83,3 +83,14 @@ def test_resume_with_a_conflicting_flag_is_refused(tmp_path, capsys):
     assert run_cli(CNN, ["--resume", "--storage", str(tmp_path), "--seed", "5"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "--seed 5 differs from the experiment's 0" in line
+
+
+@pytest.mark.parametrize("bad", ["0", "10", "x"])
+def test_tta_outside_its_views_is_refused_by_every_command(bad, capsys):
+    from sweeps.ensembles import library, predict, retrain
+
+    for parser in (predict.build_parser(), library.build_parser(), retrain.build_parser()):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(["x", "--test", "t.csv", "--tta", bad] if parser.prog == "predict.py"
+                              else ["x", "--tta", bad] if parser.prog == "library.py" else ["--tta", bad])
+        assert exit_.value.code == 2 and "--tta" in capsys.readouterr().err

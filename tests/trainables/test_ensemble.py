@@ -98,3 +98,36 @@ def test_bagging_weighs_a_member_that_fixes_few_holdout_digits_less_than_greedy_
 def test_fitting_on_all_takes_every_labelled_digit(tiny_data):
     x, y, validation = member_training_set(tiny_data, "all", 0)
     assert len(y) == sum(tiny_data.sizes().values()) and validation is None
+
+
+class _PixelModel:
+    """Probabilities that depend on where the ink is: a shifted view gives a different answer."""
+
+    def __init__(self):
+        self.seen = []
+
+    def predict(self, images, batch_size=None, verbose=0):
+        self.seen.append(images.copy())
+        column = images[:, 14, :, 0].argmax(axis=1) % 10
+        out = np.full((len(images), 10), 0.01)
+        out[np.arange(len(images)), column] = 0.91
+        return out
+
+
+def test_tta_averages_exactly_the_views_it_names():
+    images = np.zeros((3, 28, 28, 1), dtype=np.uint8)
+    images[:, 14, 13] = 255
+    model = _PixelModel()
+    averaged = combine.predict_views(model, images, views=3)
+    # The image itself, then one pixel right and one pixel left: columns 13, 14 and 12.
+    assert [view[0, 14, :, 0].argmax() for view in model.seen] == [13, 14, 12]
+    expected = np.mean([_PixelModel().predict(combine.shifted(images, dy, dx)) for dy, dx in combine.SHIFTS[:3]], axis=0)
+    assert np.allclose(averaged, expected) and np.allclose(averaged.sum(axis=1), 1.0)
+    assert np.array_equal(combine.predict_views(_PixelModel(), images, views=1), _PixelModel().predict(images))
+
+
+def test_a_shift_moves_the_ink_and_fills_the_margin():
+    images = np.arange(4 * 28 * 28).reshape(4, 28, 28, 1) % 251
+    down = combine.shifted(images, 1, 0)
+    assert np.array_equal(down[:, 1:], images[:, :-1]) and not down[:, 0].any()
+    assert np.array_equal(combine.shifted(down, -1, 0)[:, :-1], images[:, :-1])
