@@ -221,11 +221,14 @@ def build_report(members, results, data, fit_on, epochs, seed):
     """Only honest figures: validation accuracy only when validation was held out, test likewise."""
     weights = [m["weight"] for m in members]
     held_out = {"val": fit_on == "train", "test": fit_on != "all"}
+    sizes = data.sizes()
+    trained_on = {"train": sizes["train"], "train+val": sizes["train"] + sizes["val"], "all": sum(sizes.values())}[fit_on]
     report = {"fit_on": fit_on, "epochs": epochs, "members": [], "val_accuracy": None, "test_accuracy": None,
-              "data": {"source": data.source, "fingerprint": data.fingerprint, **data.sizes()}}
+              "training_digits": trained_on, "accuracy_by_size": None,
+              "data": {"source": data.source, "fingerprint": data.fingerprint, **sizes}}
     for i, (member, result) in enumerate(zip(members, results)):
         row = {"trial_id": member["trial_id"], "weight": member["weight"], "seed": seed + i,
-               "epochs_trained": result["epochs_trained"]}
+               "epochs_trained": result["epochs_trained"], "config": member.get("config")}
         for split in ("val", "test"):
             if held_out[split]:
                 row[f"{split}_accuracy"] = combine.accuracy(result[split], getattr(data, f"y_{split}"))
@@ -234,6 +237,8 @@ def build_report(members, results, data, fit_on, epochs, seed):
         if held_out[split]:
             ensemble = combine.average(np.stack([r[split] for r in results]), weights)
             report[f"{split}_accuracy"] = combine.accuracy(ensemble, getattr(data, f"y_{split}"))
+    if held_out["test"]:  # members in the order they were planned: the heaviest configs first
+        report["accuracy_by_size"] = combine.accuracy_by_size(np.stack([r["test"] for r in results]), data.y_test)
     return report
 
 

@@ -93,6 +93,9 @@ def render(paths, board, live_every_s=None):
     libraries = [e for e in experiments if e["library"]]
     if libraries:
         sections.append(("library", "Library ensemble", "".join(_library(e) for e in libraries)))
+    refits = [e for e in experiments if e["refit"]]
+    if refits:
+        sections.append(("refit", "Refit: the ensemble submission.csv comes from", "".join(_refit(e) for e in refits)))
     ensembles = [e for e in experiments if e["ensemble"]]
     if ensembles:
         sections.append(("ensemble", "Ensemble", "".join(_ensemble(e) for e in ensembles)))
@@ -348,13 +351,31 @@ def _library(e):
             f"weighed by <b>{esc(report['selection'])}</b> selection on the validation split; no retraining "
             f"({report.get('wall_time_s', 0):.0f} s).</p>"
             + table(scores.rename_axis("ensemble").reset_index()) + img(plots.library(report), f"{e['name']} library")
-            + table(members.where(members.notna(), None)) + _refit(e["refit"]))
+            + table(members.where(members.notna(), None))
+            + ('<p>Its chosen configs were refit: <a href="#refit">Refit</a>.</p>' if e["refit"] else ""))
 
 
-def _refit(report):
-    if not report:
-        return ""
+REFIT_CONFIG_COLUMNS = ["conv_blocks", "filters_1", "downsample", "head", "conv_batchnorm", "conv_dropout",
+                        "dense_units_1", "optimizer", "learning_rate", "batch_size", "augment"]
+
+
+def _refit(e):
+    """The refit's own section: what trained, how long, on what, and what each member added."""
+    report = e["refit"]
     scores = [f"{split} {_fmt(report.get(f'{split}_accuracy'), 'accuracy')}" for split in ("val", "test")
               if report.get(f"{split}_accuracy") is not None]
-    return (f"<p>Refit from scratch: {len(report['members'])} chosen configs, {report['epochs']} epochs each on "
-            f"{esc(report['fit_on'])}: {esc(', '.join(scores) or 'no held-out split left to score on')}.</p>")
+    members = pd.DataFrame([{key: value for key, value in m.items() if key != "config"} for m in report["members"]])
+    configs = pd.DataFrame([m.get("config") or {} for m in report["members"]])
+    configs = configs[[c for c in REFIT_CONFIG_COLUMNS if c in configs.columns]]
+    members = pd.concat([members, configs], axis=1).astype(object)
+    by_size = report.get("accuracy_by_size")
+    curve = (img(plots.ensemble({"accuracy_by_size": by_size, "test_accuracy": {"average": report.get("test_accuracy")}}),
+                 f"{e['name']} refit") if by_size else "")
+    digits = report.get("training_digits")
+    tta = report.get("tta", 1)
+    return (f"<p>{esc(e['name'])}: {len(report['members'])} members trained from scratch, {report['epochs']} epochs "
+            f"planned each on <b>{esc(report['fit_on'])}</b>" + (f" ({digits} digits)" if digits else "")
+            + (f", predictions averaged over {tta} shifted views" if tta and tta > 1 else "")
+            + f"; weights from the library's selection: {esc(', '.join(scores) or 'no held-out split left to score on')}"
+            + (f" ({report['wall_time_s']:.0f} s)" if report.get("wall_time_s") else "") + ".</p>"
+            + table(members.where(members.notna(), None)) + curve)

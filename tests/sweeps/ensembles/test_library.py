@@ -109,8 +109,9 @@ def test_a_refit_reports_only_splits_it_did_not_train_on(fit_on, scored):
     assert {s for s in ("val", "test") if report[f"{s}_accuracy"] is not None} == scored
     assert {key.removesuffix("_accuracy") for key in report["members"][0] if key.endswith("_accuracy")} == scored
     assert report["members"][0]["seed"] == 5
+    assert report["training_digits"] == {"train": 0, "train+val": 40, "all": 80}[fit_on]  # train 0, val 40, test 40
     if "test" in scored:
-        assert report["test_accuracy"] == pytest.approx(0.75)
+        assert report["test_accuracy"] == pytest.approx(0.75) and report["accuracy_by_size"] == [pytest.approx(0.75)]
 
 
 @pytest.mark.slow
@@ -235,7 +236,9 @@ def test_a_sweep_with_ensemble_refits_within_its_budget_and_writes_a_submission(
     assert len(pd.read_csv(job / "refit" / "submission.csv")) == 13
     assert len(pd.read_csv(job / "library" / "submission.csv")) == 13
     assert "s left of the budget" in capsys.readouterr().out
-    assert "Refit from scratch" in (job / "report.html").read_text()
+    html = (job / "report.html").read_text()
+    assert '<h2 id="refit">' in html and "members trained from scratch" in html and "epochs_trained" in html
+    assert 'alt="' + job.name + ' refit"' in html  # accuracy as members are added
 
 
 def test_usable_cpus_where_the_os_has_no_affinity(monkeypatch):
