@@ -64,20 +64,20 @@ class SweepProgress(tune.Callback):
         """Clock, best result, counts, config: in that order, so that an 80-column terminal, which
         cuts the line's end, still shows the best result."""
         budget = f" / {_clock(self._budget_s)}" if self._budget_s else ""
-        text = f"[{_clock(elapsed_s)}{budget}]"
+        head = f"[{_clock(elapsed_s)}{budget}]"
         best = self.best(trials)
         if best is not None:
-            text += f" best {best[1]:.4f}"
+            head += f" best {best[1]:.4f}"
         if self._earlier_best is not None:
-            text += f" (earlier runs {self._earlier_best[1]:.4f})"
+            head += f" (earlier runs {self._earlier_best[1]:.4f})"
         counts = self.counts(trials)
-        text += (f"; {len(trials)} trials: {counts['running']} running, {counts['stopped early']} stopped early, "
-                 f"{counts['finished']} finished, {counts['failed']} failed")
+        parts = [head, f"{len(trials)} trials: {counts['running']} running, {counts['stopped early']} stopped early, "
+                       f"{counts['finished']} finished, {counts['failed']} failed"]
         if best is not None:
-            text += f"; best {self._metric} by {best[0].trial_id}{self._describe(best[0])}"
+            parts.append(f"best {self._metric} by {best[0].trial_id}{self._describe(best[0])}")
         if self._earlier_best is not None:
-            text += f"; earlier runs' best {self._earlier_best[0]}"
-        return text
+            parts.append(f"earlier runs' best {self._earlier_best[0]}")
+        return "; ".join(parts)
 
     def counts(self, trials):
         counts = {"running": 0, "stopped early": 0, "finished": 0, "failed": 0}
