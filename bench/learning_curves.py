@@ -1,7 +1,7 @@
 """Record the table of learning curves that scheduling decisions are measured on (issue 24).
 
     python bench/learning_curves.py                  # record, then write bench/data/cnn_curves.parquet
-    python bench/learning_curves.py --collect DIR    # write the table from a (partly) recorded run
+    python bench/learning_curves.py --collect DIR [DIR ...]   # the table from (partly) recorded runs
 
 The CNN space's 9 presets and ``--drawn`` configs drawn from it (a fixed seed), each trained to
 the sweep's horizon (16 epochs) with ``--seeds`` seeds on the default embedded split (train 3,500,
@@ -64,7 +64,9 @@ def record(args, configs, data):
     from sweeps.sweep.runtime import import_tensorflow_quietly, start_ray
 
     start_ray(quiet=import_tensorflow_quietly(0))
-    grid = [{"seed": s, "index": i} for s in range(args.seeds) for i in range(len(configs))]
+    names = [name for name, _, _ in configs]
+    order = [names.index(n) for n in args.configs.split(",")] if args.configs else range(len(configs))
+    grid = [{"seed": s, "index": i} for s in range(args.first_seed, args.first_seed + args.seeds) for i in order]
     trainable = tune.with_resources(
         tune.with_parameters(table_trial, data=data.for_search(), configs=configs, max_epochs=args.horizon),
         {"cpu": 1},
@@ -83,17 +85,17 @@ def _unwrap(trainable_config):
     return trainable_config["cell"] if "cell" in trainable_config else trainable_config
 
 
-def collect(path, configs, data, horizon=HORIZON):
-    """The table from a recorded run: every run that reached the horizon."""
+def collect(paths, configs, data, horizon=HORIZON):
+    """The table from recorded runs: every run that reached the horizon."""
     import keras
     from ray import tune
 
     from trainables.keras_trainable import configure_tensorflow, load_checkpoint
 
     configure_tensorflow(1)
-    grid = tune.Tuner.restore(str(path), trainable=table_trial).get_results()
+    results = [r for path in paths for r in tune.Tuner.restore(str(path), trainable=table_trial).get_results()]
     rows = []
-    for result in grid:
+    for result in results:
         if result.config is None:
             continue
         cell = _unwrap(result.config)
@@ -122,11 +124,13 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--drawn", type=int, default=40, help="configs drawn from the space besides the presets")
     p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--first-seed", type=int, default=0, help="record seeds first-seed, first-seed + 1, ...")
+    p.add_argument("--configs", help="comma-separated config names to record, in this order (default: all)")
     p.add_argument("--slots", type=int, default=2, help="trials at once (the sweep's default on 2 cores)")
     p.add_argument("--horizon", type=int, default=HORIZON)
     p.add_argument("--storage", default="results")
     p.add_argument("--name", default=time.strftime("curves-%Y%m%d-%H%M%S"))
-    p.add_argument("--collect", help="a recorded run's directory: write the table from it, train nothing")
+    p.add_argument("--collect", nargs="+", help="recorded runs' directories: write the table from them, train nothing")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from trainables.data.loading import load_data
@@ -134,8 +138,8 @@ def main(argv=None):
     configs = table_configs(args.drawn)
     data = load_data(seed=0)
     started = time.perf_counter()
-    path = Path(args.collect) if args.collect else record(args, configs, data)
-    table = collect(path, configs, data, args.horizon)
+    paths = [Path(c) for c in args.collect] if args.collect else [record(args, configs, data)]
+    table = collect(paths, configs, data, args.horizon)
     runs = table.groupby(["config_id", "seed"]).size().shape[0] if not table.empty else 0
     print(f"{TABLE}: {runs} runs to epoch {args.horizon}, {len(table)} rows; {time.perf_counter() - started:.0f} s")
     return 0
