@@ -207,6 +207,7 @@ def arms(grace=0.25, rf=4, max_t=16):
         "presets patient": (patient("patient", None), grace),
         "kinds (augment)": (patient(PRESETS_DEALT, "augment"), grace),
         DEFAULT: (patient("patient", "augment"), grace),
+        "presets to the horizon + kinds": (patient("full", "augment"), grace),
         "presets patient + kinds, grace 0.5": (patient("patient", "augment", g=0.5, brackets=3), 0.5),
         "presets patient + kinds, grace 1": (patient("patient", "augment", g=1, brackets=2), 1),
         "presets patient + kinds, factor 3": (patient("patient", "augment", factor=3, brackets=3), grace),

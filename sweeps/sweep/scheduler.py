@@ -30,7 +30,8 @@ from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialSch
 from sweeps.sweep.origin import ORIGIN, PRESET
 
 EPS = 1e-9
-PRESETS_PATIENT, PRESETS_DEALT = "patient", "dealt"
+# Where the user's presets go: the most patient bracket, dealt like any config, or run to the horizon.
+PRESETS_PATIENT, PRESETS_DEALT, PRESETS_FULL = "patient", "dealt", "full"
 
 
 def milestones(grace_period, reduction_factor, max_t, brackets):
@@ -149,6 +150,7 @@ class PatientASHA(FIFOScheduler):
         self._weights = bracket_weights([len(m) for m in per_bracket])
         self._credit = np.zeros(len(self._brackets))
         self._trials = {}  # trial id -> (bracket, kind)
+        self._unjudged = set()  # presets run to the horizon (presets="full")
         self.stopped_early = 0
 
     @property
@@ -185,6 +187,8 @@ class PatientASHA(FIFOScheduler):
             raise ValueError("PatientASHA needs a metric and a mode (TuneConfig's, or its own)")
         config = getattr(trial, "config", None) or {}
         self._trials[trial.trial_id] = (self._brackets[self.bracket_for(config)], self.kind_of(config))
+        if self._presets == PRESETS_FULL and config.get(ORIGIN) == PRESET:
+            self._unjudged.add(trial.trial_id)
 
     def on_trial_result(self, tune_controller, trial, result):
         if trial.trial_id not in self._trials or self._time_attr not in result or self._metric not in result:
@@ -196,6 +200,8 @@ class PatientASHA(FIFOScheduler):
             return TrialScheduler.STOP  # a better trial took its place at the rung it last passed
         if result[self._time_attr] >= self._max_t - EPS:
             return TrialScheduler.STOP if self._stop_last_trials else TrialScheduler.CONTINUE  # the horizon
+        if trial.trial_id in self._unjudged:
+            return TrialScheduler.CONTINUE
         action = bracket.on_result(trial.trial_id, kind, result[self._time_attr], self._sign * result[self._metric])
         self.stopped_early += action == TrialScheduler.STOP
         return action

@@ -219,3 +219,16 @@ def test_random_search_never_claims_a_model():
     for i in range(12):
         assert searcher.suggest(str(i))[searcher_module.ORIGIN] == "random"
         searcher.on_trial_complete(str(i), {"val_accuracy": 0.5, "epoch": 4.0})
+
+
+def test_presets_run_to_the_horizon_when_asked_and_others_are_still_judged():
+    scheduler = scheduler_module.make_scheduler("asha", time_attr="epoch", max_t=16, grace_period=0.25,
+                                                reduction_factor=4, brackets=1, presets="full")
+    scheduler.set_search_properties("val_accuracy", "max")
+    preset, other, better = _Trial("p", {"origin": "preset"}), _Trial("o", {"origin": "model"}), _Trial("b", {})
+    for trial in (better, preset, other):
+        scheduler.on_trial_add(None, trial)
+    assert scheduler.on_trial_result(None, better, {"epoch": 0.25, "val_accuracy": 0.9}) == "CONTINUE"
+    assert scheduler.on_trial_result(None, preset, {"epoch": 0.25, "val_accuracy": 0.1}) == "CONTINUE"
+    assert scheduler.on_trial_result(None, other, {"epoch": 0.25, "val_accuracy": 0.1}) == "STOP"
+    assert scheduler.on_trial_result(None, preset, {"epoch": 16.0, "val_accuracy": 0.99}) == "STOP"  # the horizon
