@@ -232,3 +232,22 @@ def test_presets_run_to_the_horizon_when_asked_and_others_are_still_judged():
     assert scheduler.on_trial_result(None, preset, {"epoch": 0.25, "val_accuracy": 0.1}) == "CONTINUE"
     assert scheduler.on_trial_result(None, other, {"epoch": 0.25, "val_accuracy": 0.1}) == "STOP"
     assert scheduler.on_trial_result(None, preset, {"epoch": 16.0, "val_accuracy": 0.99}) == "STOP"  # the horizon
+
+
+def test_the_optuna_searcher_saves_and_restores_its_study(tmp_path):
+    """What Tune does with a searcher on --resume: save_to_dir while running, restore_from_dir after."""
+    from search_spaces import mlp
+
+    searcher = searcher_module.make_searcher("tpe", presets=[mlp.PRESETS["bn-relu-200-150"]], num_samples=10, seed=0,
+                                             time_attr="epoch", max_t=4)
+    searcher.set_search_properties("val_accuracy", "max", mlp.SPACE)
+    first = searcher.suggest("a")
+    searcher.on_trial_result("a", {"val_accuracy": 0.9, "training_iteration": 1, "epoch": 1.0})
+    searcher.suggest("b")
+    searcher.save_to_dir(str(tmp_path))
+    again = searcher_module.make_searcher("tpe", presets=[], num_samples=10, seed=0, time_attr="epoch", max_t=4)
+    again.restore_from_dir(str(tmp_path))
+    assert len(again.study.trials) == 2 and again.study.trials[0].params == {k: first[k] for k in mlp.SPACE}
+    again.on_trial_complete("a", {"val_accuracy": 0.95, "epoch": 4.0})  # a trial asked before the save
+    assert again.study.trials[0].value == 0.95
+    assert again.suggest("c")["origin"] == "random"
