@@ -31,6 +31,7 @@ BN_MOMENTUM = 0.9
 PRECISE_BN_IMAGES = 256
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "nadam": keras.optimizers.Nadam}
+EMA_MOMENTUM = 0.99  # about the last 100 steps: two epochs of 3,500 digits at batch 128
 
 
 def _input_stage(config):
@@ -69,7 +70,11 @@ def _dense_head(x, config):
 
 
 def _compile(model, config):
-    optimizer = OPTIMIZERS[config["optimizer"]](learning_rate=config["learning_rate"])
+    # "ema": weight averaging, Keras' own (use_ema): at the end of fit the model holds the
+    # exponential moving average of its weights. Not a search axis yet: the refit's --refit-ema.
+    ema = bool(config.get("ema", False))
+    optimizer = OPTIMIZERS[config["optimizer"]](learning_rate=config["learning_rate"], use_ema=ema,
+                                                ema_momentum=config.get("ema_momentum", EMA_MOMENTUM))
     model.compile(
         optimizer=optimizer,
         loss="sparse_categorical_crossentropy",

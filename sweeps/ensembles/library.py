@@ -192,6 +192,7 @@ def build_parser():
     refit.add_argument("--refit-epochs", type=int, help="epochs per refit member (default: no refit)")
     refit.add_argument("--fit-on", choices=REFIT_ON, default="train",
                        help="train: validation held out; train+val; all: every labelled digit (no test figure)")
+    refit.add_argument("--refit-ema", action="store_true", help="refit members average their weights (Keras' use_ema)")
     refit.add_argument("--cpus-per-member", type=float, default=1.0)
     refit.add_argument("--gpus-per-member", type=float, default=0.0)
     refit.add_argument("--address", help="Ray cluster address; a local Ray of its own by default")
@@ -206,7 +207,7 @@ def refit_chosen(path, report, args):
     out = experiment.child(experiment.parent(args.out) if args.out else path, refit.OUT)
     seed = experiment.read_metadata(path)["flags"].get("seed", 0)
     return refit.run(path, report, out, args.fit_on, args.refit_epochs, seed, args.cpus_per_member,
-                     args.gpus_per_member, args.test, tta=args.tta)
+                     args.gpus_per_member, args.test, tta=args.tta, ema=args.refit_ema)
 
 
 def main(argv=None):

@@ -129,7 +129,8 @@ def after_sweep(path, board, args, deadline):
                   f"{epochs}; the library ensemble is the result", flush=True)
             return None, None
     return run(path, library_report, experiment.child(path, OUT), args.fit_on, epochs, args.seed,
-               args.cpus_per_trial, args.gpus_per_trial, args.test, data, stop_by, seeds, getattr(args, "tta", 1))
+               args.cpus_per_trial, args.gpus_per_trial, args.test, data, stop_by, seeds, getattr(args, "tta", 1),
+               getattr(args, "refit_ema", False))
 
 
 def parallel_members(resources, cpus, gpus):
@@ -149,7 +150,7 @@ def refit_members(library_report, min_share=MIN_SHARE):
     return [m for m in library_report["members"] if m["weight"] and m["weight"] >= min_share * total]
 
 
-def plan(library_report, experiment_path, seeds=None):
+def plan(library_report, experiment_path, seeds=None, ema=False):
     """[{trial_id, weight, config}] of the members to refit, with their selection weights;
     ``seeds[i]`` copies of the i-th (each with its share of the weight) when given."""
     from sweeps.ensembles.checkpoints import local_checkpoint
@@ -161,6 +162,8 @@ def plan(library_report, experiment_path, seeds=None):
         with local_checkpoint(member["checkpoint"], experiment_path) as directory:
             state = json.loads((Path(directory) / STATE_FILE).read_text())
         config = {key: value for key, value in state["config"].items() if key != ORIGIN}
+        if ema:
+            config["ema"] = True
         members += [{"trial_id": member["trial_id"], "weight": member["weight"] / copies, "config": config}] * copies
     return members
 
@@ -266,7 +269,7 @@ def write(out, report, members, results, test_rows):
 
 
 def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0, test_csv=None, data=None,
-        deadline=None, seeds=None, tta=1):
+        deadline=None, seeds=None, tta=1, ema=False):
     """Plan, train, score and write the refit of the experiment at ``path``; returns (report, out).
     ``data``: the experiment's split, when the caller has it already; ``deadline``: see ``train``;
     ``seeds``: see ``plan``."""
@@ -278,7 +281,7 @@ def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, 
     metadata = experiment.read_metadata(path)
     data = experiment.data_of(metadata) if data is None else data
     extra = load_kaggle_csv(test_csv, labelled=False)[0] if test_csv else None
-    members = plan(library_report, path, seeds)
+    members = plan(library_report, path, seeds, ema)
     chosen = sum(1 for m in library_report["members"] if m["weight"])
     print(f"refit: {len(refit_members(library_report))} of the {chosen} chosen configs (those with at least "
           f"{MIN_SHARE:.0%} of the weight), {len(members)} members, {epochs} epochs each on {fit_on}, in parallel "

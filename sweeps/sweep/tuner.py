@@ -91,6 +91,8 @@ def build_parser(definition):
     ensemble.add_argument("--refit-epochs", type=int,
                           help="epochs per refit member (default: as many as fit the refit's share of the budget, "
                           "planned from the epoch times the sweep measured; --max-epochs without a budget)")
+    ensemble.add_argument("--refit-ema", action="store_true",
+                          help="refit members average their weights over training (Keras' use_ema, momentum 0.99)")
     ensemble.add_argument("--tta", type=views_flag, default=1,
                           help="test-time augmentation in the library ensemble and the refit: each model averages "
                           "this many views of a digit (1: the digit alone; 5: and its four 1-pixel shifts)")

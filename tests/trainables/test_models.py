@@ -96,3 +96,24 @@ def test_mlp_training_state_is_built_too():
 
     model = build_mlp(next(iter(MLP_PRESETS.values())))
     assert model.optimizer.built and len(model.optimizer.variables) > 1
+
+
+def test_weight_averaging_changes_the_weights_that_are_saved(tmp_path):
+    """With "ema" the fitted model holds the moving average of its weights, and so does its file."""
+    import keras
+    import numpy as np
+
+    from search_spaces.mlp import PRESETS as MLP_PRESETS
+    from trainables.models import build_mlp
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (256, 28, 28, 1)).astype("uint8"), rng.integers(0, 10, 256)
+    saved = {}
+    for ema in (False, True):
+        keras.utils.set_random_seed(0)
+        model = build_mlp({**MLP_PRESETS["bn-relu-512"], "ema": ema})
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        model.save(tmp_path / f"{ema}.keras")
+        saved[ema] = keras.models.load_model(tmp_path / f"{ema}.keras").get_weights()[0]
+        assert np.array_equal(saved[ema], model.get_weights()[0])
+    assert not np.allclose(saved[False], saved[True])  # the same seed, data and steps: only the average differs
