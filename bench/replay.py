@@ -18,12 +18,10 @@ split; how often each of the table's top 5 at the horizon is stopped at the firs
 epoch), reaches the horizon, and where it is stopped; how many non-preset trials reach the horizon.
 """
 
-import argparse
 import heapq
 import itertools
 import json
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -108,7 +108,7 @@ def test_bad_input_exits_2_naming_the_flag_or_file(family, argv, flag, tmp_path,
 
     argv = [*argv, "--storage", str(tmp_path / "results")]
     try:
-        status = run_cli(getattr(families, family), argv)
+        status = run_cli(getattr(definition, family), argv)
     except SystemExit as exit_:  # argparse's parser.error
         status = exit_.code
     assert status == 2 and flag in capsys.readouterr().err.strip().splitlines()[-1]

@@ -1,6 +1,5 @@
 """Outputs appear whole or not at all, and a failure never loses the previous ones."""
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -8,7 +7,6 @@ import pytest
 from sweeps.ensembles import outputs
 from sweeps.sweep import experiment
 from sweeps.results import leaderboard
-from tests.conftest import REPO
 
 
 def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path):

@@ -3,7 +3,6 @@
 import time
 
 import keras
-import numpy as np
 
 from search_spaces.mlp import PRESETS
 from trainables.ensemble_member import stop_at_deadline, train_member

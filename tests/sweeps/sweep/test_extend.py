@@ -5,7 +5,6 @@ import json
 import pandas as pd
 import pytest
 
-from sweeps.sweep import extend
 from sweeps.sweep import scheduler as scheduler_module
 from sweeps.sweep import warm_start
 from sweeps.sweep import searcher as searcher_module
