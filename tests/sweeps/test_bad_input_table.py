@@ -94,3 +94,22 @@ def test_tta_outside_its_views_is_refused_by_every_command(bad, capsys):
             parser.parse_args(["x", "--test", "t.csv", "--tta", bad] if parser.prog == "predict.py"
                               else ["x", "--tta", bad] if parser.prog == "library.py" else ["--tta", bad])
         assert exit_.value.code == 2 and "--tta" in capsys.readouterr().err
+
+
+# The MLP's and SVM's commands: the same parser and checks, their own flags and presets.
+@pytest.mark.parametrize("family, argv, flag", [
+    ("SVM", ["--grace-period", "5"], "--grace-period"),
+    ("SVM", ["--presets", "bn-relu-512"], "--presets"),
+    ("MLP", ["--data", "missing.csv"], "missing.csv"),
+])
+def test_bad_input_exits_2_naming_the_flag_or_file(family, argv, flag, tmp_path, capsys):
+    from sweeps.sweep import definition
+    from sweeps.pipeline import run_cli
+
+    argv = [*argv, "--storage", str(tmp_path / "results")]
+    try:
+        status = run_cli(getattr(definition, family), argv)
+    except SystemExit as exit_:  # argparse's parser.error
+        status = exit_.code
+    assert status == 2 and flag in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "results").exists()

@@ -9,7 +9,6 @@ from sweeps.sweep import experiment
 from sweeps.sweep.definition import CNN
 from sweeps.sweep.tuner import SMOKE, build_parser, validate
 from trainables import errors
-from trainables.data.loading import split
 from trainables.errors import UserError
 
 
@@ -103,39 +102,6 @@ def test_resume_takes_the_recorded_settings_and_refuses_other_ones(tmp_path):
     with pytest.raises(UserError, match=r"--resume .*--max-epochs 20 differs from the experiment's 12"):
         validated("--resume", "--storage", str(tmp_path), "--max-epochs", "20")
 
-
-def test_cli_bad_storage_and_name_exit_2_with_one_line(tmp_path, capsys):
-    from sweeps.pipeline import run_cli
-
-    (tmp_path / "file").write_text("")
-    assert run_cli(CNN, ["--storage", str(tmp_path / "file")]) == 2
-    assert run_cli(CNN, ["--storage", str(tmp_path), "--name", "../../x"]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 2 and all(line.startswith("cnn_search.py: error: --") for line in lines)
-
-
-
-def test_one_class_only_is_refused_before_anything_runs():
-    import numpy as np
-
-    labels = np.zeros(200, dtype=int)
-    with pytest.raises(UserError, match="every digit is labelled 0"):
-        split(np.zeros((200, 28, 28, 1), "uint8"), labels, 0.15, 0.15, 0, source="train.csv")
-
-
-def test_too_few_digits_per_class_names_the_classes():
-    import numpy as np
-
-    labels = np.array([0] * 50 + [1] * 50 + [2] * 4)
-    with pytest.raises(UserError, match=r"train.csv: too few digits per class for the split: class 2 has 4"):
-        split(np.zeros((len(labels), 28, 28, 1), "uint8"), labels, 0.15, 0.15, 0, source="train.csv")
-
-
-def test_limit_beyond_the_data_is_refused():
-    from trainables.data.loading import load_data
-
-    with pytest.raises(UserError, match="--limit 6000 is more than the 5000 digits"):
-        load_data(limit=6000)
 
 
 def test_resources_no_node_has_are_named_by_flag():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from trainables.data.loading import load_data
+from trainables.data.loading import load_data, split
 from trainables.errors import UserError
 
 
@@ -40,3 +40,24 @@ def test_search_view_holds_no_test_split(tiny_data):
 def test_bad_split_flags(kwargs, flag):
     with pytest.raises(UserError, match=flag):
         load_data(**kwargs)
+
+
+def test_one_class_only_is_refused_before_anything_runs():
+    import numpy as np
+
+    labels = np.zeros(200, dtype=int)
+    with pytest.raises(UserError, match="every digit is labelled 0"):
+        split(np.zeros((200, 28, 28, 1), "uint8"), labels, 0.15, 0.15, 0, source="train.csv")
+
+
+def test_too_few_digits_per_class_names_the_classes():
+    import numpy as np
+
+    labels = np.array([0] * 50 + [1] * 50 + [2] * 4)
+    with pytest.raises(UserError, match=r"train.csv: too few digits per class for the split: class 2 has 4"):
+        split(np.zeros((len(labels), 28, 28, 1), "uint8"), labels, 0.15, 0.15, 0, source="train.csv")
+
+
+def test_limit_beyond_the_data_is_refused():
+    with pytest.raises(UserError, match="--limit 6000 is more than the 5000 digits"):
+        load_data(limit=6000)
