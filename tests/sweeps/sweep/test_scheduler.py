@@ -251,3 +251,15 @@ def test_the_optuna_searcher_saves_and_restores_its_study(tmp_path):
     again.on_trial_complete("a", {"val_accuracy": 0.95, "epoch": 4.0})  # a trial asked before the save
     assert again.study.trials[0].value == 0.95
     assert again.suggest("c")["origin"] == "random"
+
+
+def test_the_scheduler_takes_rays_asha_defaults_and_stop_last_trials():
+    """As Ray's ASHA: every keyword has a default, and stop_last_trials=False lets a trial run past max_t."""
+    scheduler = scheduler_module.PatientASHA(metric="loss", mode="min")
+    assert scheduler.set_search_properties(None, None)  # metric and mode given already: nothing to change
+    trial = _Trial("a")
+    scheduler.on_trial_add(None, trial)
+    assert scheduler.on_trial_result(None, trial, {"training_iteration": 100, "loss": 0.1}) == "STOP"
+    patient = scheduler_module.PatientASHA(metric="loss", mode="min", max_t=10, stop_last_trials=False)
+    patient.on_trial_add(None, trial)
+    assert patient.on_trial_result(None, trial, {"training_iteration": 10, "loss": 0.1}) == "CONTINUE"
