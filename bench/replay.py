@@ -5,7 +5,10 @@
 
 As HPOBench, YAHPO Gym and Syne Tune's simulator measure schedulers: a trial is a recorded run
 (a config and a seed) of ``bench/learning_curves.py``'s table, and reaches each report point at
-the wall time the recording measured, on one of ``--slots`` simulated slots. The schedulers are
+the wall time the recording measured, on one of ``--slots`` simulated slots. Other work on the
+machine while the table was recorded slowed some runs down: each seed's runs are put on the
+fastest seed's clock by their median ratio (``contention``), and a config's seeds all take the
+clock of its fastest run. The schedulers are
 the real objects, called through Ray Tune's public ``TrialScheduler`` hooks as Tune calls them
 (``on_trial_add``, ``on_trial_result``, ``on_trial_complete``): a STOP frees the slot for the
 next trial. The searcher is the sweep's start: the presets first, then configs drawn from the
@@ -62,13 +65,28 @@ class Table:
 def load_table(path=TABLE):
     frame = pd.read_parquet(path)
     horizon = frame["epoch"].max()
+    slowdown = contention(frame, horizon)
     runs, configs, origin = {}, {}, {}
-    for (config_id, _seed), run in frame.sort_values("epoch").groupby(["config_id", "seed"], sort=True):
-        runs.setdefault(config_id, []).append(Run(run["epoch"].to_numpy(), run[METRIC].to_numpy(), run["time_s"].to_numpy()))
+    for (config_id, seed), run in frame.sort_values("epoch").groupby(["config_id", "seed"], sort=True):
+        times = run["time_s"].to_numpy() / slowdown.get(seed, 1.0)
+        runs.setdefault(config_id, []).append(Run(run["epoch"].to_numpy(), run[METRIC].to_numpy(), times))
         configs[config_id] = json.loads(run["config"].iloc[0])
         origin[config_id] = run["origin"].iloc[0]
+    for config_runs in runs.values():  # every seed of a config on its fastest run's clock
+        fastest = min(run.times[-1] for run in config_runs)
+        for run in config_runs:
+            run.times = run.times * (fastest / run.times[-1])
     last = frame[frame["epoch"] == horizon].groupby("config_id")
     return Table(runs, configs, origin, last[METRIC].mean(), last["test_accuracy_at_horizon"].mean(), horizon)
+
+
+def contention(frame, horizon):
+    """{seed: how much slower than the fastest seed its recording ran}: the median over configs
+    recorded with both of their ratio of wall times to the horizon. Work beside a recording slows
+    all of its runs; a run recorded once is put on the fastest seed's clock by this factor."""
+    totals = frame[frame["epoch"] == horizon].pivot_table(index="config_id", columns="seed", values="time_s")
+    fastest = totals.median().idxmin()
+    return {seed: max(1.0, float((totals[seed] / totals[fastest]).dropna().median())) for seed in totals.columns}
 
 
 @dataclass
