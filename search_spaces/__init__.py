@@ -3,3 +3,8 @@
 # The one key a proposed config carries that is not a hyperparameter: which part of the search
 # proposed it (sweeps/sweep/origin.py). Builders ignore it, and it seeds nothing.
 ORIGIN = "origin"
+
+
+def without_origin(config):
+    """A config's hyperparameters alone."""
+    return {key: value for key, value in config.items() if key != ORIGIN}

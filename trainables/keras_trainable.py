@@ -36,7 +36,7 @@ import keras
 import ray
 from ray import tune
 
-from search_spaces import ORIGIN
+from search_spaces import without_origin
 from trainables.models import PRECISE_BN_IMAGES, refresh_batchnorm, schedule_callbacks
 from trainables.ray_adapter import quiet_checkpoint_logs
 
@@ -94,8 +94,7 @@ def configure_tensorflow(cpus=None):
 def trial_seed(config, base_seed):
     """The same hyperparameters and base seed give the same seed, in any run and on any node,
     whichever part of the search proposed them (the ``origin`` tag is not hashed)."""
-    hyperparameters = {key: value for key, value in config.items() if key != ORIGIN}
-    return (zlib.crc32(json.dumps(hyperparameters, sort_keys=True, default=str).encode()) + base_seed) % 2**31
+    return (zlib.crc32(json.dumps(without_origin(config), sort_keys=True, default=str).encode()) + base_seed) % 2**31
 
 
 def points_after(report_at, start_epoch):

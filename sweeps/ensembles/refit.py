@@ -20,11 +20,11 @@ import pandas as pd
 
 from sweeps.results.leaderboard import markdown
 from sweeps.ensembles import outputs
-from sweeps.sweep.origin import ORIGIN
+from sweeps.sweep.origin import without_origin
 from trainables import ensemble as combine
 
 OUT = outputs.REFIT_DIR
-HEARTBEAT_S = 30
+HEARTBEAT_S = 10
 # Per refit member besides its epochs: a worker starting, TensorFlow's import, tracing, the
 # final predictions and saving the model (measured 10-25 s on this machine's CPUs).
 MEMBER_FIXED_S = 30.0
@@ -161,7 +161,7 @@ def plan(library_report, experiment_path, seeds=None, ema=False):
     for member, copies in zip(chosen, seeds or [1] * len(chosen)):
         with local_checkpoint(member["checkpoint"], experiment_path) as directory:
             state = json.loads((Path(directory) / STATE_FILE).read_text())
-        config = {key: value for key, value in state["config"].items() if key != ORIGIN}
+        config = without_origin(state["config"])
         if ema:
             config["ema"] = True
         members += [{"trial_id": member["trial_id"], "weight": member["weight"] / copies, "config": config}] * copies
@@ -215,7 +215,7 @@ def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, ex
     futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref, deadline,
                            progress, i, tta) for i, m in enumerate(members)]
     try:
-        return gather(futures, label, heartbeat_s=10, progress=progress, epochs=epochs)
+        return gather(futures, label, progress=progress, epochs=epochs)
     finally:
         progress.shutdown()
 

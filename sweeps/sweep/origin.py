@@ -6,11 +6,7 @@ ignore it, the leaderboard, report and refit read it. A string constant of its o
 reading a tag never imports Ray's schedulers.
 """
 
-from search_spaces import ORIGIN
+from search_spaces import ORIGIN, without_origin  # noqa: F401 - the tag and its removal, for the sweeps
 
 PRESET, RANDOM, MODEL = "preset", "random", "model"
 
-
-def without_origin(config):
-    """The config's hyperparameters alone."""
-    return {key: value for key, value in config.items() if key != ORIGIN}
