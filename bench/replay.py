@@ -24,6 +24,7 @@ epoch), reaches the horizon, and where it is stopped; how many non-preset trials
 import heapq
 import itertools
 import json
+import multiprocessing
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 TABLE = REPO / "bench" / "data" / "cnn_curves.parquet"
-TODAY, DEFAULT = "today: quota, presets dealt", "presets patient + kinds"
+TODAY, DEFAULT = "today: quota, presets dealt", "presets patient + kinds by origin"
 START_S = 1.0  # Tune's own gap between one trial's end and the next one's start in a reused worker
 METRIC, TIME_ATTR = "val_accuracy", "epoch"
 
@@ -225,12 +226,21 @@ def arms(grace=0.25, rf=4, max_t=16):
         TODAY: (patient(PRESETS_DEALT, None), grace),
         "presets patient": (patient("patient", None), grace),
         "kinds (augment)": (patient(PRESETS_DEALT, "augment"), grace),
-        DEFAULT: (patient("patient", "augment"), grace),
+        "presets patient + kinds": (patient("patient", "augment"), grace),
+        DEFAULT: (patient("patient", ("origin", "augment")), grace),
         "presets to the horizon + kinds": (patient("full", "augment"), grace),
         "presets patient + kinds, grace 0.5": (patient("patient", "augment", g=0.5, brackets=3), 0.5),
         "presets patient + kinds, grace 1": (patient("patient", "augment", g=1, brackets=2), 1),
         "presets patient + kinds, factor 3": (patient("patient", "augment", factor=3, brackets=3), grace),
     }
+
+
+WORKERS = 2  # the machines' cores: each arm's repetitions are independent
+
+
+def _measure_arm(table, minutes, name, slots, reps, shuffle_presets):
+    make, grace = arms(max_t=int(table.horizon))[name]
+    return measure(table, make, minutes, slots, reps, first_rung=grace, shuffle_presets=shuffle_presets)
 
 
 SIZES = {"tiny": {"reps": 5}, "quick": {"reps": 50}, "full": {"reps": 200}}
@@ -259,11 +269,13 @@ def main(argv=None):
     chosen_arms = arms(max_t=int(table.horizon))
     if args.arms:
         chosen_arms = {k: v for k, v in chosen_arms.items() if k in args.arms.split(",")}
+    jobs = [(minutes, name) for minutes in args.minutes for name in chosen_arms]
+    with multiprocessing.get_context("fork").Pool(WORKERS) as pool:  # forked: the arms' closures need no pickling
+        measured = dict(zip(jobs, pool.starmap(_measure_arm, [(table, m, n, args.slots, reps, args.shuffle_presets)
+                                                              for m, n in jobs])))
     for minutes in args.minutes:
-        rows, details = {}, {}
-        for name, (make, grace) in chosen_arms.items():
-            rows[name], details[name] = measure(table, make, minutes, args.slots, reps, first_rung=grace,
-                                                shuffle_presets=args.shuffle_presets)
+        rows = {name: measured[minutes, name][0] for name in chosen_arms}
+        details = {name: measured[minutes, name][1] for name in chosen_arms}
         frame = pd.DataFrame(rows).T
         if TODAY in rows and DEFAULT in rows:
             regret = f"median regret @{int(minutes * 60)}s"

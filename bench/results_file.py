@@ -58,7 +58,8 @@ def read(path=RESULTS):
     sections = {}
     for key, body in SECTION.findall(text):
         history = [line for line in _part("history", body).splitlines() if line.startswith("| 20")]
-        sections[key] = {"latest": _part("latest", body), "history": history, "reading": _part("reading", body)}
+        sections[key] = {"latest": _part("latest", body), "history": history,
+                         "reading": _part("reading", body).rstrip()}  # written back with one newline
     return sections
 
 

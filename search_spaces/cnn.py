@@ -13,6 +13,8 @@ stride 2 (``"conv5s2"``).
 
 from ray import tune
 
+from search_spaces import NOT_IN_THE_NOTES
+
 FAMILY = "cnn"
 
 SPACE = {
@@ -38,10 +40,15 @@ SPACE = {
     # leave the convolutions at Keras' default, except in their "He uniform" / "He normal" runs.
     "conv_initializer": tune.choice(["glorot_uniform", "he_normal", "he_uniform"]),
     "dense_initializer": tune.choice(["glorot_uniform", "he_normal", "he_uniform"]),
-    "optimizer": tune.choice(["adam", "nadam"]),
+    "optimizer": tune.choice(["adam", "nadam", "adamw"]),
     "learning_rate": tune.loguniform(5e-5, 2e-3),
-    "lr_schedule": tune.choice(["none", "plateau", "exponential"]),
+    "lr_schedule": tune.choice(["none", "plateau", "exponential", "cosine", "one_cycle"]),
     "batch_size": tune.choice([32, 64, 128]),
+    # Three axes the notes never tried, from the fast small-data recipes (docs/search.md): label
+    # smoothing, AdamW's decoupled weight decay (used by "adamw" only; Keras multiplies it by the
+    # rate), and above the cosine and one-cycle schedules. The presets leave them off.
+    "label_smoothing": tune.quniform(0.0, 0.2, 0.05),
+    "weight_decay": tune.loguniform(1e-3, 0.3),
     "augment": tune.choice([False, True]),
 }
 
@@ -55,7 +62,7 @@ _DOUBLED_CONV = {
     "dense_dropout": 0.2, "activation": "relu",
     "conv_initializer": "glorot_uniform", "dense_initializer": "he_normal",
     "optimizer": "adam", "learning_rate": 1e-3, "lr_schedule": "plateau",
-    "batch_size": 128, "augment": False,
+    "batch_size": 128, "augment": False, **NOT_IN_THE_NOTES,
 }
 
 # "BatchNorm after all Conv layers": three doubled blocks, BN after every conv,

@@ -50,14 +50,15 @@ def stop_at_deadline(deadline, clock=time.time):
     return StopAtDeadline()
 
 
-def member_callbacks(config, epochs, validation, deadline):
+def member_callbacks(config, epochs, validation, deadline, steps_per_epoch=None):
     """The config's schedule; with validation held out, the best epoch's weights kept (by
     validation loss, the quantity the plateau schedule watches); with a deadline, a stop before it."""
     import keras
 
     from trainables.models import schedule_callbacks
 
-    callbacks = schedule_callbacks(config, monitor="val_loss" if validation else "loss")
+    callbacks = schedule_callbacks(config, monitor="val_loss" if validation else "loss", epochs=epochs,
+                                   steps_per_epoch=steps_per_epoch)
     if validation:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=epochs, restore_best_weights=True))
     if deadline is not None:
@@ -90,13 +91,14 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     import keras
 
     from trainables import resolve
+    from trainables.models import steps_per_epoch
 
     keras.utils.set_random_seed(seed)
     x, y, validation = member_training_set(data, fit_on, seed)
     model = resolve(build_ref)(config)
     history = model.fit(
         x, y, batch_size=config["batch_size"], epochs=epochs, validation_data=validation,
-        callbacks=[*member_callbacks(config, epochs, validation, deadline),
+        callbacks=[*member_callbacks(config, epochs, validation, deadline, steps_per_epoch(x, config)),
                    *([epoch_progress(progress, member)] if progress is not None else [])],
         verbose=0,
     )

@@ -37,7 +37,7 @@ import ray
 from ray import tune
 
 from search_spaces import without_origin
-from trainables.models import PRECISE_BN_IMAGES, refresh_batchnorm, schedule_callbacks
+from trainables.models import PRECISE_BN_IMAGES, refresh_batchnorm, schedule_callbacks, steps_per_epoch
 from trainables.ray_adapter import quiet_checkpoint_logs
 
 MODEL_FILE = "model.keras"
@@ -243,7 +243,7 @@ def train_keras(config, data, build, max_epochs, base_seed=0, report_at=()):
         initial_epoch=start_epoch,
         validation_data=(data.x_val, data.y_val),
         callbacks=[
-            *schedule_callbacks(config),
+            *schedule_callbacks(config, epochs=max_epochs, steps_per_epoch=steps_per_epoch(data.x_train, config)),
             EpochReporter(config, seed, report_at, (data.x_val, data.y_val), started,
                           bn_images=data.x_train[:PRECISE_BN_IMAGES]),
         ],

@@ -5,9 +5,9 @@ record; the Tuner assembly in ``sweeps/tuner.py`` works from it alone.
 """
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
-from search_spaces import cnn, mlp, svm
+from search_spaces import ORIGIN, cnn, mlp, svm
 from trainables import resolve
 
 
@@ -33,9 +33,9 @@ class SweepDefinition:
     progress_columns: tuple = ()
     # config -> relative cost of an epoch; a FIFO sweep starts its presets costliest first.
     cost: Optional[Callable] = None
-    # A config key whose values learn on different clocks: ASHA's rungs rank each value's trials
-    # against their own (sweeps/sweep/scheduler.py). None: one ranking.
-    kind_key: Optional[str] = None
+    # Config keys whose values learn on different clocks, or come from different hands: ASHA's rungs
+    # rank each kind's trials against their own (sweeps/sweep/scheduler.py). None: one ranking.
+    kind_key: Optional[Union[str, tuple]] = None
 
 
 CNN = SweepDefinition(
@@ -57,9 +57,10 @@ CNN = SweepDefinition(
     fractional_epochs=True,
     progress_columns=("conv_blocks", "convs_per_block", "downsample", "conv_batchnorm", "learning_rate", "augment"),
     cost=cnn.relative_cost,
-    # Augmented nets sit far below plain ones for their first epochs and end above them (the
-    # recorded table of learning curves, bench/RESULTS.md).
-    kind_key="augment",
+    # Augmented nets sit far below plain ones for their first epochs and end above them; the
+    # presets, all in the patient bracket, would otherwise take its promotions from the model's
+    # proposals there (the recorded table of learning curves, bench/RESULTS.md section 12).
+    kind_key=(ORIGIN, "augment"),
 )
 
 MLP = SweepDefinition(

@@ -170,7 +170,14 @@ class PatientASHA(FIFOScheduler):
         return True
 
     def kind_of(self, config):
-        return None if self._kind_key is None else config.get(self._kind_key)
+        """The kind a rung ranks ``config`` within: the value of ``kind_key``, or the values of each
+        key when it is a tuple (``(ORIGIN, "augment")``: presets against presets, proposals against
+        proposals, each split by augmentation)."""
+        if self._kind_key is None:
+            return None
+        if isinstance(self._kind_key, str):
+            return config.get(self._kind_key)
+        return tuple(config.get(key) for key in self._kind_key)
 
     def bracket_for(self, config):
         """The bracket a new trial goes to: presets to the most patient one, when so set; the

@@ -92,6 +92,27 @@ def test_a_rung_ranks_each_kind_against_its_own():
     assert decide(None)["aug0"] == "STOP" and decide(None)["aug1"] == "STOP"
 
 
+def test_the_cnn_ranks_presets_and_proposals_apart_in_the_patient_bracket():
+    """Strong presets at epoch 4 would take every promotion of the patient bracket from the model's
+    proposals there; ranked by origin too, the best proposal goes on beside the best preset."""
+    from sweeps.sweep.definition import CNN
+
+    def decide(kind_key):
+        scheduler = scheduler_module.make_scheduler("asha", time_attr="epoch", max_t=16, grace_period=4,
+                                                    reduction_factor=4, brackets=1, kind_key=kind_key)
+        scheduler.set_search_properties("val_accuracy", "max")
+        out = {}
+        for trial_id, origin, value in [("p0", "preset", 0.985), ("p1", "preset", 0.984), ("p2", "preset", 0.983),
+                                        ("p3", "preset", 0.982), ("m0", "model", 0.975)]:
+            trial = _Trial(trial_id, {"augment": True, "origin": origin})
+            scheduler.on_trial_add(None, trial)
+            out[trial_id] = scheduler.on_trial_result(None, trial, {"epoch": 4, "val_accuracy": value})
+        return out
+
+    assert decide(CNN.kind_key)["m0"] == "CONTINUE"
+    assert decide("augment")["m0"] == "STOP"
+
+
 def _one_bracket_scheduler():
     scheduler = scheduler_module.make_scheduler("asha", time_attr="epoch", max_t=16, grace_period=1, reduction_factor=4, brackets=1)
     scheduler.set_search_properties("val_accuracy", "max")
