@@ -112,7 +112,8 @@ def _predict_models(paths, images, tta=1):
             if experiment.is_uri(path):  # Keras loads local files only
                 path = experiment.download(path, Path(tmp, str(i)))
             keras.utils.clear_session(free_memory=False)
-            out.append(predict_views(keras.models.load_model(path), images, tta))
+            # compile=False: predicting needs no loss (a smoothed one is a class of trainables.models)
+            out.append(predict_views(keras.models.load_model(path, compile=False), images, tta))
     return np.stack(out)
 
 
