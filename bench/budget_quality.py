@@ -99,6 +99,23 @@ def blend_accuracy(path):
     return combine.accuracy((library + refit) / 2, data.y_test)
 
 
+TTA_VIEWS = 5  # the issue's check: five 1-pixel shifts
+
+
+def tta_accuracy(ensemble_dir, data, views=TTA_VIEWS):
+    """Test accuracy of a saved ensemble (the refit, or (b)) predicting with ``views`` shifted views,
+    and the seconds that took: test-time augmentation costs no training time, so it is scored on
+    the arms as trained. None when the directory is absent."""
+    if not (ensemble_dir / "manifest.json").exists():
+        return None, None
+    from sweeps.ensembles import predict
+    from trainables import ensemble as combine
+
+    started = time.perf_counter()
+    probabilities = predict.predict(predict.members(ensemble_dir)[0], data.x_test, tta=views)
+    return combine.accuracy(probabilities, data.y_test), time.perf_counter() - started
+
+
 def epochs_label(planned, members):
     """The planned epochs, and the epochs trained when a deadline stopped members sooner."""
     trained = sorted({m["epochs_trained"] for m in members if "epochs_trained" in m})
@@ -129,13 +146,19 @@ def main(argv=None):
         epoch_s, how = notes_final_epoch_s(seed, size["limit"])
         b = notes_arm(work, budget, seed, size["limit"], size["members"], epoch_s, scale)
         b["epoch_s"] = f"{epoch_s:.1f} s ({how})"
+        from sweeps.sweep import experiment
+
+        data = experiment.data_of(experiment.read_metadata(a["path"]))
+        a_tta, a_tta_s = tta_accuracy(a["path"] / "refit", data)
+        b_tta, b_tta_s = tta_accuracy(work / f"b-{budget:g}min-seed{seed}", data)
         result = a["refit"] or {"test_accuracy": a["library"]["test_accuracy"]["bagged"], "epochs": "no refit",
                                 "members": [m for m in a["library"]["members"] if m["weight"]]}
         row = {"budget": budget, "seed": seed, "a": result["test_accuracy"], "a_wall": a["wall"],
                "a_members": len(result["members"]), "a_epochs": epochs_label(result["epochs"], result["members"]),
                "library": a["library"]["test_accuracy"]["bagged"], "c": a["library"]["test_accuracy"]["best single"],
                "b": b["report"]["test_accuracy"]["chosen"], "b_wall": b["wall"], "b_epochs": epochs_label(b["epochs"], b["report"]["members"]),
-               "b_members": b["members"], "b_epoch_s": b["epoch_s"], "blend": blend}
+               "b_members": b["members"], "b_epoch_s": b["epoch_s"], "blend": blend,
+               "a_tta": a_tta, "b_tta": b_tta, "tta_s": max(filter(None, [a_tta_s, b_tta_s]), default=None)}
         rows.append(row)
         print(f"  {budget:g} min seed {seed}: (a) {row['a']:.4f} in {row['a_wall']:.0f} s, (b) {row['b']:.4f} "
               f"in {row['b_wall']:.0f} s, (c) {row['c']:.4f}", flush=True)
@@ -149,6 +172,13 @@ def main(argv=None):
                    common.figure(f"{budget:g} min: (a) - (b), points", 100 * (a - b), ">= 0.3", 100 * (a - b) >= 0.3,
                                  fmt="{:+.2f}"),
                    common.figure(f"{budget:g} min: (a)'s wall time / budget", statistics.mean(r["a_wall"] for r in at) / (budget * 60)))
+    with_tta = [r for r in rows if r["a_tta"] is not None and r["b_tta"] is not None]
+    if with_tta:
+        report.note(f"Test-time augmentation ({TTA_VIEWS} views), scored on the arms as trained", common.table(
+            [(f"{r['budget']:g}", r["seed"], f"{r['a']:.4f} -> {r['a_tta']:.4f}", f"{r['b']:.4f} -> {r['b_tta']:.4f}",
+              f"{100 * (r['a_tta'] - r['b_tta']):+.2f}", f"{r['tta_s']:.1f}") for r in with_tta],
+            ["budget min", "seed", "(a) refit, 1 -> 5 views", "(b) notes-final, 1 -> 5 views", "(a) - (b) with TTA, points",
+             "TTA's prediction s (1,500 digits)"]))
     report.note("Every run", common.table(
         [(f"{r['budget']:g}", r["seed"], f"{r['a']:.4f}", f"{r['library']:.4f}",
           "no refit" if r["blend"] is None else f"{r['blend']:.4f}", f"{r['c']:.4f}", f"{r['b']:.4f}",

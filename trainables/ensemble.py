@@ -40,6 +40,19 @@ def views_flag(value):
     return views
 
 
+def threshold_flag(value):
+    """argparse type for ``--pseudo-label``: the least probability the library ensemble must give."""
+    import argparse
+
+    try:
+        threshold = float(value)
+    except ValueError:
+        threshold = float("nan")
+    if not 0.5 <= threshold <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability from 0.5 to 1, got {value}")
+    return threshold
+
+
 def predict_views(model, images, views=1, batch_size=512):
     """The mean of ``model``'s probabilities over the first ``views`` of SHIFTS (1: the images alone)."""
     if not 1 <= views <= len(SHIFTS):

@@ -27,12 +27,12 @@ def report(prog, error):
 
 
 def given_flags(parser, argv):
-    """The destinations of the flags the command line names, as opposed to defaults."""
-    saved = {action.dest: action.default for action in parser._actions}
-    for action in parser._actions:
-        action.default = argparse.SUPPRESS
-    try:
-        return set(vars(parser.parse_args(argv)))
-    finally:
-        for action in parser._actions:
-            action.default = saved[action.dest]
+    """The destinations of the flags the command line names, as opposed to defaults.
+
+    argparse fills in a default only where the namespace it is given has no value yet (its
+    documented ``namespace=`` argument), so every destination starts as a marker and the ones still
+    holding it were not given. (For a parser without required arguments or "append" actions.)"""
+    unset = object()
+    every = vars(parser.parse_args([]))
+    parsed = parser.parse_args(argv, namespace=argparse.Namespace(**{dest: unset for dest in every}))
+    return {dest for dest, value in vars(parsed).items() if value is not unset}

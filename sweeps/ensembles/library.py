@@ -28,7 +28,7 @@ from sweeps.sweep.runtime import import_tensorflow_quietly, start_ray
 from trainables.ensemble_member import REFIT_ON
 from trainables import ensemble as combine
 from trainables import errors
-from trainables.ensemble import views_flag
+from trainables.ensemble import threshold_flag, views_flag
 from trainables.errors import ArgumentParser, UserError
 from trainables.data.kaggle_csv import count_data_rows, load_kaggle_csv
 
@@ -193,13 +193,16 @@ def build_parser():
     refit.add_argument("--fit-on", choices=REFIT_ON, default="train",
                        help="train: validation held out; train+val; all: every labelled digit (no test figure)")
     refit.add_argument("--refit-ema", action="store_true", help="refit members average their weights (Keras' use_ema)")
+    refit.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
+                       help="--test's digits that the library ensemble labels with probability >= P join the refit's "
+                       "training digits (needs --test; off by default: unmeasured at equal time)")
     refit.add_argument("--cpus-per-member", type=float, default=1.0)
     refit.add_argument("--gpus-per-member", type=float, default=0.0)
     refit.add_argument("--address", help="Ray cluster address; a local Ray of its own by default")
     return p
 
 
-def refit_chosen(path, report, args):
+def refit_chosen(path, report, args, library_dir):
     """Refit the chosen configs as Ray tasks; returns (refit report, out dir)."""
     dashboard = start_ray(args.address, quiet=args.quiet)
     if dashboard:
@@ -207,7 +210,8 @@ def refit_chosen(path, report, args):
     out = experiment.child(experiment.parent(args.out) if args.out else path, refit.OUT)
     seed = experiment.read_metadata(path)["flags"].get("seed", 0)
     return refit.run(path, report, out, args.fit_on, args.refit_epochs, seed, args.cpus_per_member,
-                     args.gpus_per_member, args.test, tta=args.tta, ema=args.refit_ema)
+                     args.gpus_per_member, args.test, tta=args.tta, ema=args.refit_ema,
+                     pseudo_label=args.pseudo_label, library_dir=library_dir)
 
 
 def main(argv=None):
@@ -215,6 +219,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.size < 1 or (args.refit_epochs is not None and args.refit_epochs < 1):
         parser.error(f"--size and --refit-epochs must be at least 1, got {args.size} and {args.refit_epochs}")
+    if args.pseudo_label is not None and not (args.test and args.refit_epochs):
+        parser.error("--pseudo-label needs --test (the digits it labels) and --refit-epochs (the refit it feeds)")
     try:
         path = experiment.resolve_storage(args.experiment)
         if experiment.read_metadata(path)["family"] == "svm":
@@ -230,7 +236,7 @@ def main(argv=None):
     print(summary(report))
     print(f"library ensemble: {out} ({report['wall_time_s']:.0f} s)")
     if args.refit_epochs:
-        refit_report, refit_out = refit_chosen(path, report, args)
+        refit_report, refit_out = refit_chosen(path, report, args, out)
         print(refit.summary(refit_report))
         print(f"refit: {refit_out} ({refit_report['wall_time_s']:.0f} s)")
     return 0

@@ -130,7 +130,7 @@ def after_sweep(path, board, args, deadline):
             return None, None
     return run(path, library_report, experiment.child(path, OUT), args.fit_on, epochs, args.seed,
                args.cpus_per_trial, args.gpus_per_trial, args.test, data, stop_by, seeds, getattr(args, "tta", 1),
-               getattr(args, "refit_ema", False))
+               getattr(args, "refit_ema", False), getattr(args, "pseudo_label", None))
 
 
 def parallel_members(resources, cpus, gpus):
@@ -269,10 +269,11 @@ def write(out, report, members, results, test_rows):
 
 
 def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0, test_csv=None, data=None,
-        deadline=None, seeds=None, tta=1, ema=False):
+        deadline=None, seeds=None, tta=1, ema=False, pseudo_label=None, library_dir=None):
     """Plan, train, score and write the refit of the experiment at ``path``; returns (report, out).
     ``data``: the experiment's split, when the caller has it already; ``deadline``: see ``train``;
-    ``seeds``: see ``plan``."""
+    ``seeds``: see ``plan``; ``pseudo_label``: the threshold of sweeps/ensembles/pseudo.py, with the
+    library ensemble at ``library_dir`` (default: the experiment's) labelling ``test_csv``."""
     from sweeps.sweep import experiment
     from sweeps.sweep.definition import FAMILIES
     from trainables.data.kaggle_csv import count_data_rows, load_kaggle_csv
@@ -287,7 +288,14 @@ def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, 
           f"{MIN_SHARE:.0%} of the weight), {len(members)} members, {epochs} epochs each on {fit_on}, in parallel "
           f"-> {out}", flush=True)
     build_ref = FAMILIES[metadata["family"]].trainable_params["build"]
-    results = train(members, data, build_ref, fit_on, epochs, seed, cpus, gpus, extra, deadline, tta=tta)
-    report = build_report(members, results, data, fit_on, epochs, seed)
-    report["wall_time_s"], report["tta"] = time.perf_counter() - started, tta
+    trained_on, pseudo_report = data, None
+    if pseudo_label is not None:
+        from sweeps.ensembles import pseudo
+
+        library_dir = library_dir or experiment.child(path, outputs.LIBRARY_DIR)
+        trained_on, pseudo_report = pseudo.label(library_dir, data, extra, pseudo_label, tta)
+    results = train(members, trained_on, build_ref, fit_on, epochs, seed, cpus, gpus, extra, deadline, tta=tta)
+    report = build_report(members, results, data, fit_on, epochs, seed)  # scored on the split as it was
+    report["wall_time_s"], report["tta"], report["pseudo_labels"] = time.perf_counter() - started, tta, pseudo_report
+    report["training_digits"] += pseudo_report["used"] if pseudo_report else 0
     return report, write(out, report, members, results, count_data_rows(test_csv) if test_csv else None)

@@ -378,4 +378,14 @@ def _refit(e):
             + (f", predictions averaged over {tta} shifted views" if tta and tta > 1 else "")
             + f"; weights from the library's selection: {esc(', '.join(scores) or 'no held-out split left to score on')}"
             + (f" ({report['wall_time_s']:.0f} s)" if report.get("wall_time_s") else "") + ".</p>"
+            + _pseudo_labels(report.get("pseudo_labels"))
             + table(members.where(members.notna(), None)) + curve)
+
+
+def _pseudo_labels(pseudo):
+    if not pseudo:
+        return ""
+    return (f"<p>Pseudo-labelled: {pseudo['used']} of the {pseudo['offered']} --test digits, labelled by the "
+            f"{esc(pseudo['labelled_by'])} with probability at least {pseudo['threshold']:g} (per class "
+            f"{', '.join(map(str, pseudo['per_class']))}); {pseudo['excluded_as_labelled']} left out as labelled "
+            f"digits of the split. They are among the training digits above.</p>")

@@ -13,7 +13,7 @@ from sweeps.sweep import console, experiment, extend, scheduler, searcher, warm_
 from sweeps.sweep.definition import trainable_of
 from trainables.data.loading import EMBEDDED
 from trainables.ensemble_member import REFIT_ON
-from trainables.ensemble import views_flag
+from trainables.ensemble import threshold_flag, views_flag
 from trainables.errors import ArgumentParser
 
 # Tune's newer console output prints every config key of every trial; the
@@ -93,6 +93,9 @@ def build_parser(definition):
                           "planned from the epoch times the sweep measured; --max-epochs without a budget)")
     ensemble.add_argument("--refit-ema", action="store_true",
                           help="refit members average their weights over training (Keras' use_ema, momentum 0.99)")
+    ensemble.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
+                          help="with --ensemble and --test: the --test digits the library ensemble labels with "
+                          "probability >= P join the refit's training digits (off by default: unmeasured at equal time)")
     ensemble.add_argument("--tta", type=views_flag, default=1,
                           help="test-time augmentation in the library ensemble and the refit: each model averages "
                           "this many views of a digit (1: the digit alone; 5: and its four 1-pixel shifts)")
@@ -140,6 +143,8 @@ def validate(args, parser, definition, given=frozenset()):
     if not 0 < args.refit_share < 1 or (args.refit_epochs is not None and args.refit_epochs < 1):
         parser.error(f"--refit-share must be between 0 and 1 and --refit-epochs at least 1, "
                      f"got {args.refit_share} and {args.refit_epochs}")
+    if args.pseudo_label is not None and not (args.ensemble and args.test):
+        parser.error("--pseudo-label needs --ensemble (the refit it feeds) and --test (the digits it labels)")
     if args.mlflow:
         try:
             import mlflow  # noqa: F401

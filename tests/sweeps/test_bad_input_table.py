@@ -96,6 +96,28 @@ def test_tta_outside_its_views_is_refused_by_every_command(bad, capsys):
         assert exit_.value.code == 2 and "--tta" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, expected", [
+    (["--ensemble", "--test", "t.csv", "--pseudo-label", "1.5"], "--pseudo-label: must be a probability from 0.5 to 1, got 1.5"),
+    (["--ensemble", "--pseudo-label", "0.99"], "--pseudo-label needs --ensemble (the refit it feeds) and --test"),
+    (["--test", "t.csv", "--pseudo-label", "0.99"], "--pseudo-label needs --ensemble"),
+])
+def test_the_sweep_refuses_pseudo_labels_it_cannot_make(argv, expected, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(CNN, [*argv, "--storage", str(tmp_path / "results")])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and expected in line
+    assert not (tmp_path / "results").exists()
+
+
+def test_library_refuses_pseudo_labels_without_a_refit_or_test_digits(capsys):
+    from sweeps.ensembles import library
+
+    for argv in (["x", "--pseudo-label", "0.9", "--refit-epochs", "2"], ["x", "--pseudo-label", "0.9", "--test", "t.csv"]):
+        with pytest.raises(SystemExit) as exit_:
+            library.main(argv)
+        assert exit_.value.code == 2 and "--pseudo-label needs --test" in capsys.readouterr().err
+
+
 # The MLP's and SVM's commands: the same parser and checks, their own flags and presets.
 @pytest.mark.parametrize("family, argv, flag", [
     ("SVM", ["--grace-period", "5"], "--grace-period"),

@@ -116,10 +116,15 @@ def test_a_refit_reports_only_splits_it_did_not_train_on(fit_on, scored):
 
 @pytest.mark.slow
 def test_refit_of_the_chosen_configs_on_train_and_val_with_a_submission(smoke_sweep, ray_local, tiny_data, tmp_path, capsys):
-    test_csv = write_kaggle_csv(tmp_path / "test.csv", tiny_data.x_test[:11])
+    # 8 unlabelled digits (training digits of another split stand in for Kaggle's) and 3 of the
+    # split's labelled test digits, which pseudo-labelling must leave out.
+    from sweeps.sweep import experiment
+
+    split = experiment.data_of(experiment.read_metadata(smoke_sweep))
+    test_csv = write_kaggle_csv(tmp_path / "test.csv", np.concatenate([tiny_data.x_train[-8:], split.x_test[:3]]))
     out = tmp_path / "library"
     assert library.main([str(smoke_sweep), "--test", str(test_csv), "--out", str(out),
-                         "--refit-epochs", "1", "--fit-on", "train+val"]) == 0
+                         "--refit-epochs", "1", "--fit-on", "train+val", "--pseudo-label", "0.5"]) == 0
     from sweeps.ensembles.refit import refit_members
 
     chosen = refit_members(json.loads((out / "report.json").read_text()))
@@ -132,6 +137,11 @@ def test_refit_of_the_chosen_configs_on_train_and_val_with_a_submission(smoke_sw
     printed = capsys.readouterr().out
     assert f"{len(chosen)}/{len(chosen)} members done" in printed and "ETA" in printed
     assert f"epochs {'+'.join(['1'] * len(chosen))} of {len(chosen)}x1" in printed
+    pseudo = report["pseudo_labels"]
+    assert pseudo["offered"] == 11 and pseudo["excluded_as_labelled"] == 3 and pseudo["used"] <= 8
+    assert sum(pseudo["per_class"]) == pseudo["used"]
+    assert report["training_digits"] == split.sizes()["train"] + split.sizes()["val"] + pseudo["used"]
+    assert f"pseudo-labels: {pseudo['used']} of 11 --test digits" in printed
 
 
 def test_the_refit_progress_counts_epochs_before_any_member_is_done():

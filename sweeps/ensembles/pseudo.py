@@ -1,0 +1,57 @@
+"""Pseudo-labels: the digits of ``--test`` that the library ensemble labels with confidence join
+the refit's training data (``--pseudo-label P``; off by default, unmeasured at equal time yet).
+
+Only ``--test``'s unlabelled digits are offered. A digit that is pixel for pixel one of the split's
+labelled validation or test digits is never taken: validation chose the ensemble and test scores
+it. The report gives the counts the refit used (offered, excluded as labelled, taken, per class).
+"""
+
+import dataclasses
+import hashlib
+import time
+
+import numpy as np
+
+from trainables.errors import UserError
+
+
+def _row_hashes(images):
+    return {hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest() for image in images}
+
+
+def labelled_elsewhere(images, data):
+    """Mask of ``images`` that are one of ``data``'s labelled validation or test digits."""
+    labelled = _row_hashes(data.x_val) | _row_hashes(data.x_test)
+    return np.array([hashlib.sha1(np.ascontiguousarray(i).tobytes()).digest() in labelled for i in images], bool)
+
+
+def choose(probabilities, threshold, excluded):
+    """(indices, labels) of the digits whose top probability is at least ``threshold``."""
+    confident = (probabilities.max(axis=1) >= threshold) & ~excluded
+    indices = np.flatnonzero(confident)
+    return indices, probabilities[indices].argmax(axis=1)
+
+
+def with_pseudo_labels(data, images, labels):
+    """``data`` with ``images`` (labelled ``labels``) added to its training split, nothing else changed."""
+    return dataclasses.replace(data, x_train=np.concatenate([data.x_train, images.astype(data.x_train.dtype)]),
+                               y_train=np.concatenate([data.y_train, labels.astype(data.y_train.dtype)]))
+
+
+def label(library_dir, data, extra, threshold, tta=1):
+    """(data with the pseudo-labelled digits in its training split, the report's counts)."""
+    from sweeps.ensembles import predict
+
+    if extra is None:
+        raise UserError("--pseudo-label needs --test: its digits are the ones labelled")
+    started = time.perf_counter()
+    probabilities = predict.predict(predict.members(library_dir)[0], extra, tta=tta)
+    excluded = labelled_elsewhere(extra, data)
+    indices, labels = choose(probabilities, threshold, excluded)
+    report = {"threshold": threshold, "offered": int(len(extra)), "excluded_as_labelled": int(excluded.sum()),
+              "used": int(len(indices)), "per_class": np.bincount(labels, minlength=10).tolist(),
+              "labelled_by": "library ensemble", "seconds": round(time.perf_counter() - started, 1)}
+    print(f"pseudo-labels: {report['used']} of {report['offered']} --test digits at p >= {threshold:g} join the "
+          f"refit's training digits ({report['excluded_as_labelled']} left out as labelled digits of the split)",
+          flush=True)
+    return with_pseudo_labels(data, extra[indices], labels), report
