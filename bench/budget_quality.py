@@ -149,7 +149,7 @@ def main(argv=None):
         from sweeps.sweep import experiment
 
         data = experiment.data_of(experiment.read_metadata(a["path"]))
-        a_tta, a_tta_s = tta_accuracy(a["path"] / "refit", data)
+        a_tta, a_tta_s = tta_accuracy(a["path"] / ("refit" if a["refit"] else "library"), data)  # what (a) scores
         b_tta, b_tta_s = tta_accuracy(work / f"b-{budget:g}min-seed{seed}", data)
         result = a["refit"] or {"test_accuracy": a["library"]["test_accuracy"]["bagged"], "epochs": "no refit",
                                 "members": [m for m in a["library"]["members"] if m["weight"]]}
@@ -177,7 +177,7 @@ def main(argv=None):
         report.note(f"Test-time augmentation ({TTA_VIEWS} views), scored on the arms as trained", common.table(
             [(f"{r['budget']:g}", r["seed"], f"{r['a']:.4f} -> {r['a_tta']:.4f}", f"{r['b']:.4f} -> {r['b_tta']:.4f}",
               f"{100 * (r['a_tta'] - r['b_tta']):+.2f}", f"{r['tta_s']:.1f}") for r in with_tta],
-            ["budget min", "seed", "(a) refit, 1 -> 5 views", "(b) notes-final, 1 -> 5 views", "(a) - (b) with TTA, points",
+            ["budget min", "seed", "(a) refit (or library), 1 -> 5 views", "(b) notes-final, 1 -> 5 views", "(a) - (b) with TTA, points",
              "TTA's prediction s (1,500 digits)"]))
     report.note("Every run", common.table(
         [(f"{r['budget']:g}", r["seed"], f"{r['a']:.4f}", f"{r['library']:.4f}",
