@@ -85,16 +85,14 @@ def notes_arm(work, budget, seed, limit, members, epoch_s, scale):
     return {"wall": wall, "epochs": epochs, "members": members, "report": json.loads((out / "report.json").read_text())}
 
 
-def blend_accuracy(path):
+def blend_accuracy(path, data):
     """Test accuracy of the library ensemble and the refit averaged half and half: a fixed rule,
     so the test split still chooses nothing. None without a refit."""
     if not (path / "refit" / "report.json").exists():
         return None
-    from sweeps.sweep import experiment
     from sweeps.ensembles import predict
     from trainables import ensemble as combine
 
-    data = experiment.data_of(experiment.read_metadata(path))
     library, refit = (predict.predict(predict.members(path / out)[0], data.x_test) for out in ("library", "refit"))
     return combine.accuracy((library + refit) / 2, data.y_test)
 
@@ -129,6 +127,8 @@ def mean_spread(values):
 
 
 def main(argv=None):
+    from sweeps.sweep import experiment
+
     p = common.parser(__doc__.split("\n\n")[0], SIZES)
     p.add_argument("--runs", nargs="+", metavar="MIN:SEED", help="budget:seed pairs instead of the mode's, e.g. 15:0 15:1")
     args = common.parse(p, argv)
@@ -140,15 +140,13 @@ def main(argv=None):
     rows = []
     for budget, seed in size["runs"]:
         a = sweep_arm(work, budget, seed, size["limit"])
-        blend = blend_accuracy(a["path"])
+        data = experiment.data_of(experiment.read_metadata(a["path"]))  # (a)'s split, loaded once for every score
+        blend = blend_accuracy(a["path"], data)
         sizes = a["library"]["data"]
         scale = (sizes["train"] + sizes["val"]) / sizes["train"]
         epoch_s, how = notes_final_epoch_s(seed, size["limit"])
         b = notes_arm(work, budget, seed, size["limit"], size["members"], epoch_s, scale)
         b["epoch_s"] = f"{epoch_s:.1f} s ({how})"
-        from sweeps.sweep import experiment
-
-        data = experiment.data_of(experiment.read_metadata(a["path"]))
         a_tta, a_tta_s = tta_accuracy(a["path"] / ("refit" if a["refit"] else "library"), data)  # what (a) scores
         b_tta, b_tta_s = tta_accuracy(work / f"b-{budget:g}min-seed{seed}", data)
         result = a["refit"] or {"test_accuracy": a["library"]["test_accuracy"]["bagged"], "epochs": "no refit",

@@ -15,14 +15,14 @@ import numpy as np
 from trainables.errors import UserError
 
 
-def _row_hashes(images):
-    return {hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest() for image in images}
+def _digests(images):
+    return [hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest() for image in images]
 
 
 def labelled_elsewhere(images, data):
     """Mask of ``images`` that are one of ``data``'s labelled validation or test digits."""
-    labelled = _row_hashes(data.x_val) | _row_hashes(data.x_test)
-    return np.array([hashlib.sha1(np.ascontiguousarray(i).tobytes()).digest() in labelled for i in images], bool)
+    labelled = set(_digests(data.x_val)) | set(_digests(data.x_test))
+    return np.array([digest in labelled for digest in _digests(images)], bool)
 
 
 def choose(probabilities, threshold, excluded):
