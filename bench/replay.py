@@ -2,6 +2,7 @@
 
     python bench/replay.py                  # 10 and 30 simulated minutes, 2 slots, 200 repetitions
     python bench/replay.py --quick --minutes 10 --no-record --table DIR/cnn_curves.parquet
+    python bench/replay.py --clock 1 1.9 --minutes 10 15 20 30   # and on a machine 1.9x slower
 
 As HPOBench, YAHPO Gym and Syne Tune's simulator measure schedulers: a trial is a recorded run
 (a config and a seed) of ``bench/learning_curves.py``'s table, and reaches each report point at
@@ -63,13 +64,14 @@ class Table:
         return list(self.at_horizon.sort_values(ascending=False).index)
 
 
-def load_table(path=TABLE):
+def load_table(path=TABLE, clock=1.0):
+    """The table; ``clock``: how much slower than the recording machine the simulated one trains."""
     frame = pd.read_parquet(path)
     horizon = frame["epoch"].max()
     slowdown = contention(frame, horizon)
     runs, configs, origin = {}, {}, {}
     for (config_id, seed), run in frame.sort_values("epoch").groupby(["config_id", "seed"], sort=True):
-        times = run["time_s"].to_numpy() / slowdown.get(seed, 1.0)
+        times = run["time_s"].to_numpy() / slowdown.get(seed, 1.0) * clock
         runs.setdefault(config_id, []).append(Run(run["epoch"].to_numpy(), run[METRIC].to_numpy(), times))
         configs[config_id] = json.loads(run["config"].iloc[0])
         origin[config_id] = run["origin"].iloc[0]
@@ -101,25 +103,25 @@ class SimTrial:
     stopped_at: float | None = None  # the epoch a STOP came at, below the horizon
 
 
-def searcher(table, rng, shuffle_presets=False):
+def searcher(table, rng, shuffle_presets=False, names=None):
     """The presets in their order (or shuffled), then the table's drawn configs, each round in a new order.
     Shuffled presets meet the brackets' fixed interleave in another order each repetition, so a
     rule is not judged on where one order happens to deal the best preset."""
     from search_spaces.cnn import PRESETS
 
-    presets = [c for c in PRESETS if c in table.runs]
+    presets = [c for c in (names or PRESETS) if c in table.runs]
     yield from ((c, "preset") for c in (rng.permutation(presets) if shuffle_presets else presets))
     drawn = [c for c in table.runs if table.origin[c] != "preset"] or list(table.runs)  # a table of presets only
     while True:
         yield from ((c, "random") for c in rng.permutation(drawn))
 
 
-def replay(table, scheduler, minutes, slots, rng, shuffle_presets=False):
+def replay(table, scheduler, minutes, slots, rng, shuffle_presets=False, presets=None):
     """One simulated sweep; returns its trials."""
     from ray.tune.schedulers import TrialScheduler
 
     budget = minutes * 60.0
-    proposals = searcher(table, rng, shuffle_presets)
+    proposals = searcher(table, rng, shuffle_presets, presets)
     trials, events, order = [], [], itertools.count()  # order: ties in time go first come, first served
     scheduler.set_search_properties(METRIC, "max")
 
@@ -163,7 +165,7 @@ def chosen(trials, until):
     return config_id
 
 
-def measure(table, make, minutes, slots, reps, seed=0, first_rung=0.25, shuffle_presets=False):
+def measure(table, make, minutes, slots, reps, seed=0, first_rung=0.25, shuffle_presets=False, presets=None):
     """Figures of one scheduler over ``reps`` simulated sweeps; ``first_rung``: its grace period."""
     best_val, best_test = table.at_horizon.max(), table.test_at_horizon.max()
     top5 = table.top[:5]
@@ -176,7 +178,7 @@ def measure(table, make, minutes, slots, reps, seed=0, first_rung=0.25, shuffle_
     for rep in range(reps):
         rng = np.random.default_rng(seed * 100_003 + rep)
         np.random.seed(seed * 100_003 + rep)  # Ray's ASHA draws its brackets from numpy's global state
-        trials = replay(table, make(), minutes, slots, rng, shuffle_presets)
+        trials = replay(table, make(), minutes, slots, rng, shuffle_presets, presets)
         for fraction in regret:
             pick = chosen(trials, minutes * 60 * fraction)
             regret[fraction].append(best_val - table.at_horizon[pick] if pick else np.nan)
@@ -228,6 +230,7 @@ def arms(grace=0.25, rf=4, max_t=16):
         "kinds (augment)": (patient(PRESETS_DEALT, "augment"), grace),
         "presets patient + kinds": (patient("patient", "augment"), grace),
         DEFAULT: (patient("patient", ("origin", "augment")), grace),
+        "notes-final the only preset": (patient("patient", ("origin", "augment")), grace, ["notes-final"]),
         "presets to the horizon + kinds": (patient("full", "augment"), grace),
         "presets patient + kinds, grace 0.5": (patient("patient", "augment", g=0.5, brackets=3), 0.5),
         "presets patient + kinds, grace 1": (patient("patient", "augment", g=1, brackets=2), 1),
@@ -239,8 +242,9 @@ WORKERS = 2  # the machines' cores: each arm's repetitions are independent
 
 
 def _measure_arm(table, minutes, name, slots, reps, shuffle_presets):
-    make, grace = arms(max_t=int(table.horizon))[name]
-    return measure(table, make, minutes, slots, reps, first_rung=grace, shuffle_presets=shuffle_presets)
+    make, grace, *presets = arms(max_t=int(table.horizon))[name]
+    return measure(table, make, minutes, slots, reps, first_rung=grace, shuffle_presets=shuffle_presets,
+                   presets=presets[0] if presets else None)
 
 
 SIZES = {"tiny": {"reps": 5}, "quick": {"reps": 50}, "full": {"reps": 200}}
@@ -253,12 +257,15 @@ def main(argv=None):
     p.add_argument("--table", default=str(TABLE))
     p.add_argument("--minutes", type=float, nargs="+", default=[10.0, 30.0], help="simulated budgets")
     p.add_argument("--slots", type=int, default=2)
+    p.add_argument("--clock", type=float, nargs="+", default=[1.0],
+                   help="simulated machines that train this many times slower than the one that recorded the table")
     p.add_argument("--arms", help="comma-separated arm names (default: all)")
     p.add_argument("--shuffle-presets", action="store_true",
                    help="the presets in a new order each repetition (default: their order in the sweep)")
     args = common.parse(p, argv)
     reps = args.size["reps"]
-    table = load_table(args.table)
+    tables = {clock: load_table(args.table, clock) for clock in args.clock}
+    table = tables[args.clock[0]]
     report = common.Report("scheduler_replay", "12. Schedulers replayed on the recorded learning curves", args)
     seeds = pd.Series({c: len(r) for c, r in table.runs.items()})
     report.note("The table", (
@@ -269,35 +276,43 @@ def main(argv=None):
     chosen_arms = arms(max_t=int(table.horizon))
     if args.arms:
         chosen_arms = {k: v for k, v in chosen_arms.items() if k in args.arms.split(",")}
-    jobs = [(minutes, name) for minutes in args.minutes for name in chosen_arms]
+    jobs = [(clock, minutes, name) for clock in args.clock for minutes in args.minutes for name in chosen_arms]
     with multiprocessing.get_context("fork").Pool(WORKERS) as pool:  # forked: the arms' closures need no pickling
-        measured = dict(zip(jobs, pool.starmap(_measure_arm, [(table, m, n, args.slots, reps, args.shuffle_presets)
-                                                              for m, n in jobs])))
-    for minutes in args.minutes:
-        rows = {name: measured[minutes, name][0] for name in chosen_arms}
-        details = {name: measured[minutes, name][1] for name in chosen_arms}
-        frame = pd.DataFrame(rows).T
-        if TODAY in rows and DEFAULT in rows:
-            regret = f"median regret @{int(minutes * 60)}s"
-            today, new = rows[TODAY][regret], rows[DEFAULT][regret]
-            report.add(
-                common.figure(f"{minutes:g} min: median regret, today's rules -> the default, points", today,
-                              fmt=f"{{:.3f}} -> {new:.3f}"),
-                common.figure(f"{minutes:g} min: the default's median regret / today's", new / today if today else 0.0,
-                              goal="<= 0.33", met=(new <= today / 3) if today else new == 0, fmt="{:.2f}"),
-                common.figure(f"{minutes:g} min: worst top-5 config cut at the first rung, today -> default",
-                              rows[TODAY]["top5 cut at 1st rung (worst)"],
-                              fmt=f"{{:.0%}} -> {rows[DEFAULT]['top5 cut at 1st rung (worst)']:.0%}",
-                              goal="<= 10% (default)", met=rows[DEFAULT]["top5 cut at 1st rung (worst)"] <= 0.10),
-            )
-        order = "presets shuffled each repetition" if args.shuffle_presets else "presets in the sweep's order"
-        report.note(f"{minutes:g} simulated minutes, {args.slots} slots, {reps} repetitions, {order} (regrets in points)",
-                    frame.to_markdown(floatfmt=".3f"))
-        report.note(f"{minutes:g} min: the table's top 5, share cut at the first rung; where each run ended",
-                    "\n".join(f"- {name}: " + "; ".join(f"{c} {cut:.0%} {dict(sorted(stops.items(), key=str))}"
-                                                        for c, (cut, stops) in per_config.items())
-                              for name, per_config in details.items()))
+        measured = dict(zip(jobs, pool.starmap(_measure_arm, [(tables[c], m, n, args.slots, reps, args.shuffle_presets)
+                                                              for c, m, n in jobs])))
+    for clock in args.clock:
+        for minutes in args.minutes:
+            _section(report, common, f"{minutes:g} min" + (f" at clock x{clock:g}" if clock != 1 else ""), minutes,
+                     {name: measured[clock, minutes, name] for name in chosen_arms}, args, reps)
     return report.finish()
+
+
+def _section(report, common, label, minutes, measured, args, reps):
+    """One budget's figures (goals against today's rules) and its tables."""
+    rows = {name: row for name, (row, _) in measured.items()}
+    if TODAY in rows and DEFAULT in rows:
+        regret = f"median regret @{int(minutes * 60)}s"
+        today, new = rows[TODAY][regret], rows[DEFAULT][regret]
+        report.add(
+            common.figure(f"{label}: median regret, today's rules -> the default, points", today,
+                          fmt=f"{{:.3f}} -> {new:.3f}"),
+            common.figure(f"{label}: the default's median regret / today's", new / today if today else 0.0,
+                          goal="<= 0.33", met=(new <= today / 3) if today else new == 0, fmt="{:.2f}"),
+            common.figure(f"{label}: worst top-5 config cut at the first rung, today -> default",
+                          rows[TODAY]["top5 cut at 1st rung (worst)"],
+                          fmt=f"{{:.0%}} -> {rows[DEFAULT]['top5 cut at 1st rung (worst)']:.0%}",
+                          goal="<= 10% (default)", met=rows[DEFAULT]["top5 cut at 1st rung (worst)"] <= 0.10),
+        )
+    if DEFAULT in rows:
+        report.add(common.figure(f"{label}: the default's proposals at the horizon", rows[DEFAULT]["non-presets at horizon"],
+                                 goal=">= 3", met=rows[DEFAULT]["non-presets at horizon"] >= 3, fmt="{:.1f}"))
+    order = "presets shuffled each repetition" if args.shuffle_presets else "presets in the sweep's order"
+    report.note(f"{label}, {args.slots} slots, {reps} repetitions, {order} (regrets in points)",
+                pd.DataFrame(rows).T.to_markdown(floatfmt=".3f"))
+    report.note(f"{label}: the table's top 5, share cut at the first rung; where each run ended",
+                "\n".join(f"- {name}: " + "; ".join(f"{c} {cut:.0%} {dict(sorted(stops.items(), key=str))}"
+                                                    for c, (cut, stops) in per_config.items())
+                          for name, (_, per_config) in measured.items()))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """CNN hyperparameter sweep on Ray Tune: Optuna TPE seeded with the notes' presets, ASHA early stopping.
 
-    python sweeps/cnn_search.py                      # embedded 5,000 MNIST digits, ~10 min on 2 CPUs
+    python sweeps/cnn_search.py                      # embedded 5,000 MNIST digits, ~20 min on 2 CPUs
     python sweeps/cnn_search.py --data train.csv     # Kaggle Digit Recognizer data
     python sweeps/cnn_search.py --help
 """

@@ -48,9 +48,14 @@ CNN = SweepDefinition(
     # at 1 and 4 epochs; bracket 1 (1 in 4) first at 1 epoch; bracket 2 (1 in 11) first at 4,
     # where the notes' slow-starting augmented nets have caught up. 16 epochs is about where
     # those nets stop improving. The time budget ends the sweep; num_samples is only a cap (a
-    # default 10-minute run on 2 cores reached 100 trials in 8.5 minutes).
+    # default 10-minute run on 2 cores reached 100 trials in 8.5 minutes). 20 minutes: hearing
+    # the 9 presets to epoch 4 and their best to 16 fills about 20 slot-minutes on the slower
+    # 2-core machines (AMD Zen 4, 1.9x the table's clock); replayed there, a 10-minute sweep takes
+    # 1.0 of the model's proposals to the horizon, 15 minutes 3.3, 20 minutes 5.0, all at the same
+    # regret (bench/RESULTS.md section 12, --clock).
     num_samples=300,
     max_epochs=16,
+    time_budget_min=20.0,
     grace_period=0.25,
     reduction_factor=4,
     brackets=3,
