@@ -49,15 +49,24 @@ def ray_local():
 
 
 @pytest.fixture(scope="session")
-def smoke_sweep(ray_local, tmp_path_factory):
-    """One finished 3-trial, 2-epoch CNN sweep, shared by the sweep and report tests; don't write into it."""
-    from sweeps.sweep.definition import CNN
-    from sweeps.pipeline import run_cli
+def smoke_sweep_run(tmp_path_factory):
+    """One finished 3-trial, 2-epoch CNN sweep run as a user runs it (the command line, a Ray of its
+    own, the user's environment): (experiment path, its console output). Shared by the sweep,
+    report, ensemble and console tests; don't write into it."""
+    import subprocess
+    import sys
 
     storage = tmp_path_factory.mktemp("results")
     argv = sweep_args(storage, "smoke", "--num-samples", "3", "--presets", "baseline-cnn,he-uniform")
-    assert run_cli(CNN, argv) == 0
-    return storage / "smoke"
+    result = subprocess.run([sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *argv], cwd=storage,
+                            capture_output=True, text=True, timeout=600, env=as_a_user_has_it())
+    assert result.returncode == 0, result.stderr[-3000:]
+    return storage / "smoke", result.stdout + result.stderr
+
+
+@pytest.fixture(scope="session")
+def smoke_sweep(smoke_sweep_run):
+    return smoke_sweep_run[0]
 
 
 def sweep_args(storage, name, *extra):

@@ -23,6 +23,7 @@ import pandas as pd
 from sweeps.results.leaderboard import markdown as table_markdown
 from sweeps.ensembles import outputs, refit
 from sweeps.ensembles.checkpoints import predict
+from sweeps.ensembles.pseudo import digits_fingerprint
 from sweeps.sweep import experiment
 from sweeps.sweep.runtime import import_tensorflow_quietly, start_ray
 from trainables.ensemble_member import REFIT_ON
@@ -119,6 +120,8 @@ def write(out, report, extra_probabilities, test_rows):
     with outputs.staged(out) as staging:
         if extra_probabilities is not None:
             outputs.submission(extra_probabilities, test_rows).to_csv(staging / "submission.csv", index=False)
+            # Kept for the refit's pseudo-labels: predicting 28,000 digits again takes minutes.
+            np.save(staging / outputs.PROBABILITIES, extra_probabilities.astype(np.float32))
         (staging / "report.json").write_text(json.dumps(report, indent=2, default=str))
         (staging / "report.md").write_text(markdown(report))
         manifest = [{k: m[k] for k in ("trial_id", "checkpoint", "weight")} for m in report["members"] if m["weight"]]
@@ -148,6 +151,7 @@ def build(path, board=None, test_csv=None, size=DEFAULT_SIZE, selection="bagged"
         weights = np.array(report["weights"][selection])
         picked = weights > 0
         extra_probabilities = combine.average(predict(rows[picked], path, {"extra": extra}, cpus, tta)["extra"], weights[picked])
+        report["test_digits"] = digits_fingerprint(extra)
     report["wall_time_s"], report["tta"] = time.perf_counter() - started, tta
     if out is None:
         out = experiment.child(path, OUT)

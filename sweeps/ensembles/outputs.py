@@ -18,6 +18,7 @@ from trainables import ensemble as combine
 # Where each ensemble writes, inside the experiment: the library's selection and the refit.
 LIBRARY_DIR = "library"
 REFIT_DIR = "refit"
+PROBABILITIES = "test_probabilities.npy"  # the library's probabilities for --test, beside its submission
 
 
 def output_dir(args, path):

@@ -8,6 +8,8 @@ it. The report gives the counts the refit used (offered, excluded as labelled, t
 
 import dataclasses
 import hashlib
+import io
+import json
 import time
 
 import numpy as np
@@ -17,6 +19,26 @@ from trainables.errors import UserError
 
 def _digests(images):
     return [hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest() for image in images]
+
+
+def digits_fingerprint(images):
+    """Which digits, in which order: the library's saved probabilities serve only the same ones."""
+    images = np.ascontiguousarray(images)
+    return hashlib.sha256(repr(images.shape).encode() + images.tobytes()).hexdigest()[:16]
+
+
+def library_probabilities(library_dir, extra, tta):
+    """The library ensemble's probabilities for ``extra``: those it saved beside its submission when
+    they are of these digits with these views, else predicted now."""
+    from sweeps.ensembles import outputs, predict
+    from sweeps.sweep import experiment
+
+    saved = experiment.child(library_dir, outputs.PROBABILITIES)
+    report = json.loads(experiment.read_text(experiment.child(library_dir, "report.json")))
+    if (report.get("test_digits") == digits_fingerprint(extra) and report.get("tta", 1) == tta
+            and experiment.exists(saved)):
+        return np.load(io.BytesIO(experiment.read_bytes(saved))), "saved"
+    return predict.predict(predict.members(library_dir)[0], extra, tta=tta), "predicted"
 
 
 def labelled_elsewhere(images, data):
@@ -40,17 +62,15 @@ def with_pseudo_labels(data, images, labels):
 
 def label(library_dir, data, extra, threshold, tta=1):
     """(data with the pseudo-labelled digits in its training split, the report's counts)."""
-    from sweeps.ensembles import predict
-
     if extra is None:
         raise UserError("--pseudo-label needs --test: its digits are the ones labelled")
     started = time.perf_counter()
-    probabilities = predict.predict(predict.members(library_dir)[0], extra, tta=tta)
+    probabilities, source = library_probabilities(library_dir, extra, tta)
     excluded = labelled_elsewhere(extra, data)
     indices, labels = choose(probabilities, threshold, excluded)
     report = {"threshold": threshold, "offered": int(len(extra)), "excluded_as_labelled": int(excluded.sum()),
               "used": int(len(indices)), "per_class": np.bincount(labels, minlength=10).tolist(),
-              "labelled_by": "library ensemble", "seconds": round(time.perf_counter() - started, 1)}
+              "labelled_by": "library ensemble", "probabilities": source, "seconds": round(time.perf_counter() - started, 1)}
     print(f"pseudo-labels: {report['used']} of {report['offered']} --test digits at p >= {threshold:g} join the "
           f"refit's training digits ({report['excluded_as_labelled']} left out as labelled digits of the split)",
           flush=True)

@@ -156,10 +156,14 @@ def write_text(path, text):
         stream.write(text.encode())
 
 
-def read_text(path):
+def read_bytes(path):
     fs, fs_path = _filesystem(path)
     with fs.open_input_stream(fs_path) as stream:
-        return stream.read().decode()
+        return stream.read()
+
+
+def read_text(path):
+    return read_bytes(path).decode()
 
 
 def exists(path):

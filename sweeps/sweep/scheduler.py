@@ -175,9 +175,10 @@ class PatientASHA(FIFOScheduler):
         proposals, each split by augmentation)."""
         if self._kind_key is None:
             return None
-        if isinstance(self._kind_key, str):
-            return config.get(self._kind_key)
-        return tuple(config.get(key) for key in self._kind_key)
+        keys = (self._kind_key,) if isinstance(self._kind_key, str) else self._kind_key
+        # By origin, the user's presets stand apart; the search's random and model proposals are one kind.
+        kind = tuple(config.get(key) == PRESET if key == ORIGIN else config.get(key) for key in keys)
+        return kind[0] if isinstance(self._kind_key, str) else kind
 
     def bracket_for(self, config):
         """The bracket a new trial goes to: presets to the most patient one, when so set; the

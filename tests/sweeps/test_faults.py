@@ -99,24 +99,17 @@ def test_losing_a_worker_node_mid_sweep(cluster, tmp_path):
         assert epochs(path) == [1, 2, 3, 4, 5]
 
 
-def run_driver(storage, name, cluster, log):
-    """The sweep's own command line, as a separate driver process."""
+def driver_command(storage, name, cluster):
+    """The sweep's own command line, for a separate driver process."""
     argv = sweep_args(storage, name, "--num-samples", "3", "--max-epochs", "2", "--search", "random",
                       "--scheduler", "fifo", "--presets", "baseline-cnn", "--address", cluster.address)
-    return subprocess.Popen([sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *argv],
-                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    return [sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *argv]
 
 
 def kill_after_a_finished_trial(tmp_path, name, cluster):
     """Start the driver, SIGKILL it once storage shows a finished trial; returns what storage held then."""
     experiment = tmp_path / name
-    with open(tmp_path / "driver.log", "w") as log:
-        driver = run_driver(tmp_path, name, cluster, log)
-        try:
-            wait_for(lambda: any(finished(d, 2) for d in trial_dirs(experiment)), 400, what="a finished trial")
-        finally:
-            os.kill(driver.pid, signal.SIGKILL)
-            driver.wait()
+    kill_driver(driver_command(tmp_path, name, cluster), experiment, tmp_path / "driver.log")
     # Result rows reach storage with Tune's experiment snapshots; checkpoints straight from the workers.
     return {d: {"rows": len(results(d)), "finished": finished(d, 2), "checkpointed": checkpointed_epoch(d)}
             for d in trial_dirs(experiment)}
@@ -130,7 +123,19 @@ def repeated_epochs(trial_dir, before):
     return max(0, before["checkpointed"] - new_rows[0]["epoch"] + 1)
 
 
-def test_a_killed_driver_resumes_without_rerunning_finished_trials(cluster, tmp_path):
+def kill_driver(command, watched, log_path):
+    """Run ``command``; SIGKILL it once a trial under ``watched`` has finished its 2 epochs."""
+    with open(log_path, "w") as log:
+        driver = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: any(finished(d, 2) for d in trial_dirs(watched)), 400, what="a finished trial")
+        finally:
+            os.kill(driver.pid, signal.SIGKILL)
+            driver.wait()
+
+
+def test_a_killed_driver_resumes_without_rerunning_finished_trials_and_so_does_a_killed_extension(cluster, tmp_path):
+    """One experiment, two kills: the sweep's driver, then its extension's (one sweep fewer to run)."""
     from sweeps.sweep.definition import CNN
     from sweeps.pipeline import run_cli
 
@@ -160,34 +165,26 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials(cluster, tmp_
     for path in trial_dirs(experiment):
         reported = epochs(path)
         assert reported[-1] == 2 and len(reported) - len(set(reported)) <= 1, (path.name, reported)
+    a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path, "killed")
 
 
-def test_a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path):
+def a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path, name):
     from sweeps.sweep.definition import CNN
     from sweeps.pipeline import run_cli
 
-    flags = ["--search", "random", "--scheduler", "fifo", "--address", cluster.address]
-    assert run_cli(CNN, sweep_args(tmp_path, "grown", "--num-samples", "2", "--presets", "baseline-cnn", *flags)) == 0
-    sweep_rows = {d.name: len(results(d)) for d in trial_dirs(tmp_path / "grown")}
-    extension = tmp_path / "grown" / "extend-1"
-    extend = [sys.executable, str(REPO / "sweeps" / "cnn_search.py"), "--extend", "3", "--name", "grown",
-              "--storage", str(tmp_path), "--address", cluster.address]
-    with open(tmp_path / "driver.log", "w") as log:
-        driver = subprocess.Popen(extend, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for(lambda: any(finished(d, 2) for d in trial_dirs(extension)), 400, what="a finished trial")
-        finally:
-            os.kill(driver.pid, signal.SIGKILL)
-            driver.wait()
+    sweep_rows = {d.name: len(results(d)) for d in trial_dirs(tmp_path / name)}
+    extension = tmp_path / name / "extend-1"
+    where = ["--name", name, "--storage", str(tmp_path), "--address", cluster.address]
+    kill_driver([sys.executable, str(REPO / "sweeps" / "cnn_search.py"), "--extend", "3", *where], extension,
+                tmp_path / "extension.log")
     at_kill = sum(finished(d, 2) for d in trial_dirs(extension))
-    again = ["--extend", "2", "--name", "grown", "--storage", str(tmp_path), "--address", cluster.address]
-    assert run_cli(CNN, again) == 2  # "unfinished trials ... finish it first with --resume"
-    assert (tmp_path / "grown" / "digit_sweep.json").read_text().count('"extend-') == 1
-    assert run_cli(CNN, ["--resume", "--name", "grown", "--storage", str(tmp_path), "--address", cluster.address]) == 0
-    board = board_of(tmp_path / "grown")
+    assert run_cli(CNN, ["--extend", "2", *where]) == 2  # "unfinished trials ... finish it first with --resume"
+    assert (tmp_path / name / "digit_sweep.json").read_text().count('"extend-') == 1
+    assert run_cli(CNN, ["--resume", *where]) == 0
+    board = board_of(tmp_path / name)
     print(f"extension kill: {at_kill} of 3 extension trials finished at SIGKILL; after --resume: "
           f"{board['run'].value_counts().to_dict()}")
-    assert board["run"].value_counts().to_dict() == {"sweep": 2, "extend-1": 3}
+    assert board["run"].value_counts().to_dict() == {"sweep": 3, "extend-1": 3}
     assert set(board["status"]) == {"TERMINATED"} and (board["epochs"] == 2).all()
     # The resume went on with the extension; the sweep's own trials were left as they were.
-    assert {d.name: len(results(d)) for d in trial_dirs(tmp_path / "grown")} == sweep_rows
+    assert {d.name: len(results(d)) for d in trial_dirs(tmp_path / name)} == sweep_rows

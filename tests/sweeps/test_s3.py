@@ -67,13 +67,47 @@ def workdir(tmp_path_factory, tiny_data):
 
 
 @pytest.fixture(scope="module")
-def sweep(s3, workdir):
-    """A finished 3-trial sweep in the bucket, with a submission from its library ensemble."""
-    started = time.perf_counter()
-    run("cnn_search.py", *sweep_args(STORAGE, "cloud", "--num-samples", "3", "--presets", "baseline-cnn,he-uniform",
-                                     "--test", "test.csv"), cwd=workdir)
-    print(f"s3 sweep: {time.perf_counter() - started:.0f} s")
-    return "sweeps/cloud/"
+def killed_then_resumed(s3, workdir):
+    """A 3-trial sweep into the bucket, its driver SIGKILLed once a checkpoint is there, then
+    ``--resume``d to the end: the library ensemble and its submission come from the resumed run.
+    One sweep serves every test here (the kill and the resume are checked by their own test)."""
+    argv = sweep_args(STORAGE, "cloud", "--num-samples", "3", "--presets", "baseline-cnn,he-uniform",
+                      "--search", "random", "--scheduler", "fifo", "--test", "test.csv")
+    driver = subprocess.Popen([sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *argv], cwd=workdir,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started, prefix = time.monotonic(), "sweeps/cloud/"
+    try:
+        # Checkpoints go to the bucket from the workers; Tune's state from the driver every few seconds.
+        while not (any("/checkpoint_" in k for k in keys(s3, prefix))
+                   and any(k.startswith("experiment_state-") for k in keys(s3, prefix))):
+            assert time.monotonic() - started < 400 and driver.poll() is None, "no checkpoint reached the bucket"
+            time.sleep(0.5)
+    finally:
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+    at_kill = {"seconds": time.monotonic() - started, "checkpoints": len([k for k in keys(s3, prefix)
+                                                                          if k.endswith("/model.keras")]),
+               "submission": "library/submission.csv" in keys(s3, prefix)}
+    resumed = time.monotonic()
+    run("cnn_search.py", "--resume", "--name", "cloud", "--storage", STORAGE, "--limit", "300",
+        "--val-fraction", "0.2", "--test-fraction", "0.2", cwd=workdir)
+    at_kill["resume_seconds"] = time.monotonic() - resumed
+    return prefix, at_kill
+
+
+@pytest.fixture(scope="module")
+def sweep(killed_then_resumed):
+    return killed_then_resumed[0]
+
+
+def test_a_killed_driver_resumes_from_the_bucket(s3, killed_then_resumed):
+    prefix, at_kill = killed_then_resumed
+    board = pd.read_parquet(io.BytesIO(read(s3, prefix + "leaderboard.parquet")))
+    print(f"s3 driver kill after {at_kill['seconds']:.0f} s ({at_kill['checkpoints']} checkpoints in the bucket); "
+          f"resume took {at_kill['resume_seconds']:.0f} s; leaderboard {len(board)} rows, epochs {sorted(board['epochs'])}")
+    assert not at_kill["submission"]  # killed before its end
+    assert len(board) == 3 and set(board["status"]) == {"TERMINATED"} and (board["epochs"] == 2).all()
+    assert board["checkpoint"].str.startswith(f"{STORAGE}/cloud/").all()
 
 
 def test_a_sweep_writes_everything_into_the_bucket_and_nothing_locally(s3, sweep, workdir):
@@ -137,29 +171,3 @@ def test_the_ensemble_trainer_and_the_refit_write_into_the_experiment(s3, sweep,
     # The retrained ensemble's manifest names its members relative to itself: predict finds them.
     run("predict.py", f"{STORAGE}/cloud/ensemble", "--test", "test.csv", "--out", str(tmp_path / "sub.csv"), cwd=workdir)
     assert len(pd.read_csv(tmp_path / "sub.csv")) == 23
-
-
-def test_a_killed_driver_resumes_from_the_bucket(s3, workdir):
-    argv = sweep_args(STORAGE, "killed", "--num-samples", "3", "--max-epochs", "3", "--presets", "baseline-cnn",
-                      "--search", "random", "--scheduler", "fifo")
-    driver = subprocess.Popen([sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *argv], cwd=workdir,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    started, prefix = time.monotonic(), "sweeps/killed/"
-    try:
-        # Checkpoints go to the bucket from the workers; Tune's state from the driver every few seconds.
-        while not (any("/checkpoint_" in k for k in keys(s3, prefix))
-                   and any(k.startswith("experiment_state-") for k in keys(s3, prefix))):
-            assert time.monotonic() - started < 400 and driver.poll() is None, "no checkpoint reached the bucket"
-            time.sleep(0.5)
-    finally:
-        os.kill(driver.pid, signal.SIGKILL)
-        driver.wait()
-    at_kill = len([k for k in keys(s3, prefix) if k.endswith("/model.keras")])
-    resumed = time.monotonic()
-    run("cnn_search.py", "--resume", "--name", "killed", "--storage", STORAGE, "--limit", "300",
-        "--val-fraction", "0.2", "--test-fraction", "0.2", cwd=workdir)
-    board = pd.read_parquet(io.BytesIO(read(s3, prefix + "leaderboard.parquet")))
-    print(f"s3 driver kill after {resumed - started:.0f} s ({at_kill} checkpoints in the bucket); "
-          f"resume took {time.monotonic() - resumed:.0f} s; leaderboard {len(board)} rows, epochs {sorted(board['epochs'])}")
-    assert len(board) == 3 and set(board["status"]) == {"TERMINATED"} and (board["epochs"] == 3).all()
-    assert board["checkpoint"].str.startswith(f"{STORAGE}/killed/").all()

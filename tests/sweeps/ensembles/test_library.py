@@ -83,6 +83,17 @@ def test_on_demand_with_a_kaggle_submission(smoke_sweep, tiny_data, tmp_path, ca
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["members"] and all(m["weight"] > 0 for m in manifest["members"])
     assert "greedy selection" in capsys.readouterr().out
+    # The probabilities behind the submission are kept for the refit's pseudo-labels, and serve
+    # only the same digits predicted with the same views.
+    from sweeps.ensembles.pseudo import library_probabilities
+
+    saved = np.load(out / "test_probabilities.npy")
+    assert saved.shape == (23, 10) and (saved.argmax(axis=1) == submission["Label"]).all()
+    digits = tiny_data.x_test[:23]
+    assert library_probabilities(out, digits, tta=1)[1] == "saved"
+    for other, tta in [(digits[::-1], 1), (digits, 3)]:
+        probabilities, source = library_probabilities(out, other, tta)
+        assert source == "predicted" and probabilities.shape == (23, 10)
 
 
 @pytest.mark.slow
@@ -142,6 +153,7 @@ def test_refit_of_the_chosen_configs_on_train_and_val_with_a_submission(smoke_sw
     assert sum(pseudo["per_class"]) == pseudo["used"]
     assert report["training_digits"] == split.sizes()["train"] + split.sizes()["val"] + pseudo["used"]
     assert f"pseudo-labels: {pseudo['used']} of 11 --test digits" in printed
+    assert pseudo["probabilities"] == "saved"  # the library's, not predicted twice
 
 
 def test_the_refit_progress_counts_epochs_before_any_member_is_done():

@@ -1,14 +1,12 @@
 """The console: the progress line's counts and best result, and a real sweep's whole output."""
 
 import io
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
 
 from sweeps.sweep.console import SweepProgress
-from tests.conftest import REPO, TINY, as_a_user_has_it, assert_no_native_noise
+from tests.conftest import assert_no_native_noise
 
 
 def _trial(trial_id, status, epoch=None, best=None, **config):
@@ -66,19 +64,11 @@ def test_lines_are_rate_limited_and_the_last_one_always_prints():
 
 
 @pytest.mark.slow
-def test_a_sweep_prints_a_short_console_without_native_noise(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *TINY, "--storage", str(tmp_path / "results"),
-         "--name", "quiet", "--num-samples", "2", "--presets", "baseline-cnn", "--max-epochs", "1",
-         "--grace-period", "1", "--time-budget-min", "0"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        env=as_a_user_has_it(),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    output = result.stdout + result.stderr
+def test_a_sweep_prints_a_short_console_without_native_noise(smoke_sweep_run):
+    path, output = smoke_sweep_run
     lines = output.splitlines()
     assert len(lines) < 60, output
     assert_no_native_noise(output)
     progress = [line for line in lines if line.startswith("[0:")]
-    assert progress and "2 trials: 0 running" in progress[-1] and "best val_accuracy" in progress[-1]
-    assert str(tmp_path / "results" / "quiet" / "leaderboard.parquet") in output
+    assert progress and "3 trials: 0 running" in progress[-1] and "best val_accuracy" in progress[-1]
+    assert str(path / "leaderboard.parquet") in output
