@@ -65,7 +65,8 @@ def smoke_sweep_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def smoke_sweep(smoke_sweep_run):
+def smoke_sweep(smoke_sweep_run, ray_local):
+    # With the session's Ray up, as the tests that read the sweep in this process expect it.
     return smoke_sweep_run[0]
 
 

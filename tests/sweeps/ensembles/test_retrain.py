@@ -1,25 +1,14 @@
-"""The ensemble trainer end to end on a tiny slice, and its bad-input errors."""
+"""The ensemble trainer end to end on a tiny slice (the shared smoke sweep, only read), and its bad-input errors."""
 
 import json
 
 import pandas as pd
 import pytest
 
-from tests.conftest import TINY, sweep_args
+from tests.conftest import TINY
 from trainables.data.kaggle_csv import write_kaggle_csv
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def two_trial_sweep(ray_local, tmp_path_factory):
-    from sweeps.sweep.definition import CNN
-    from sweeps.pipeline import run_cli
-
-    storage = tmp_path_factory.mktemp("results")
-    argv = sweep_args(storage, "pair", "--num-samples", "2", "--presets", "baseline-cnn,he-uniform", "--max-epochs", "1")
-    assert run_cli(CNN, argv) == 0
-    return storage / "pair"
 
 
 def run_ensemble(*argv):
@@ -28,13 +17,13 @@ def run_ensemble(*argv):
     return retrain.main([str(a) for a in argv])
 
 
-def test_top_k_of_a_sweep_with_a_kaggle_submission(two_trial_sweep, tiny_data, tmp_path):
+def test_top_k_of_a_sweep_with_a_kaggle_submission(smoke_sweep, ray_local, tiny_data, tmp_path):
     test_csv = write_kaggle_csv(tmp_path / "test.csv", tiny_data.x_test[:17])
     out = tmp_path / "ensemble"
-    assert run_ensemble("--experiment", two_trial_sweep, "--top-k", 2, "--epochs", 1,
+    assert run_ensemble("--experiment", smoke_sweep, "--top-k", 2, "--epochs", 1,
                         "--test", test_csv, "--out", out) == 0
     report = json.loads((out / "report.json").read_text())
-    board = pd.read_parquet(two_trial_sweep / "leaderboard.parquet")
+    board = pd.read_parquet(smoke_sweep / "leaderboard.parquet")
     assert [m["trial_id"] for m in report["members"]] == list(board["trial_id"][:2])
     assert [m["seed"] for m in report["members"]] == [0, 1]
     assert [m["epochs_trained"] for m in report["members"]] == [1, 1]
@@ -68,19 +57,19 @@ def test_notes_final_preset_without_a_sweep_stops_in_its_budget(ray_local, tmp_p
 
 
 @pytest.mark.parametrize("problem", ["missing experiment", "too few trials", "bad test.csv", "unknown preset"])
-def test_bad_input_exits_2_and_writes_nothing(problem, two_trial_sweep, tmp_path, capsys):
+def test_bad_input_exits_2_and_writes_nothing(problem, smoke_sweep, tmp_path, capsys):
     out = tmp_path / "out"
     bad_csv = tmp_path / "test.csv"
     bad_csv.write_text("label,pixel0\n1,2\n")
     argv = {
         "missing experiment": ["--experiment", tmp_path / "nope"],
-        "too few trials": ["--experiment", two_trial_sweep, "--top-k", 5],
-        "bad test.csv": ["--experiment", two_trial_sweep, "--top-k", 2, "--test", bad_csv],
+        "too few trials": ["--experiment", smoke_sweep, "--top-k", 5],
+        "bad test.csv": ["--experiment", smoke_sweep, "--top-k", 2, "--test", bad_csv],
         "unknown preset": ["--preset", "no-such-preset"],
     }[problem]
     assert run_ensemble(*argv, "--out", out) == 2
     message = capsys.readouterr().err
     assert message.count("error:") == 1
-    assert {"missing experiment": "nope", "too few trials": "only 2 finished",
+    assert {"missing experiment": "nope", "too few trials": "only 3 finished",
             "bad test.csv": "test.csv", "unknown preset": "no-such-preset"}[problem] in message
     assert not out.exists()
