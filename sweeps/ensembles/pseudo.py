@@ -27,14 +27,16 @@ def digits_fingerprint(images):
     return hashlib.sha256(repr(images.shape).encode() + images.tobytes()).hexdigest()[:16]
 
 
-def library_probabilities(library_dir, extra, tta):
+def library_probabilities(library_dir, extra, tta, report=None):
     """The library ensemble's probabilities for ``extra``: those it saved beside its submission when
-    they are of these digits with these views, else predicted now."""
+    they are of these digits with these views, else predicted now. ``report``: the library's
+    report.json, when the caller holds it already."""
     from sweeps.ensembles import outputs, predict
     from sweeps.sweep import experiment
 
     saved = experiment.child(library_dir, outputs.PROBABILITIES)
-    report = json.loads(experiment.read_text(experiment.child(library_dir, "report.json")))
+    if report is None:
+        report = json.loads(experiment.read_text(experiment.child(library_dir, "report.json")))
     if (report.get("test_digits") == digits_fingerprint(extra) and report.get("tta", 1) == tta
             and experiment.exists(saved)):
         return np.load(io.BytesIO(experiment.read_bytes(saved))), "saved"
@@ -60,12 +62,12 @@ def with_pseudo_labels(data, images, labels):
                                y_train=np.concatenate([data.y_train, labels.astype(data.y_train.dtype)]))
 
 
-def label(library_dir, data, extra, threshold, tta=1):
+def label(library_dir, data, extra, threshold, tta=1, library_report=None):
     """(data with the pseudo-labelled digits in its training split, the report's counts)."""
     if extra is None:
         raise UserError("--pseudo-label needs --test: its digits are the ones labelled")
     started = time.perf_counter()
-    probabilities, source = library_probabilities(library_dir, extra, tta)
+    probabilities, source = library_probabilities(library_dir, extra, tta, library_report)
     excluded = labelled_elsewhere(extra, data)
     indices, labels = choose(probabilities, threshold, excluded)
     report = {"threshold": threshold, "offered": int(len(extra)), "excluded_as_labelled": int(excluded.sum()),

@@ -293,7 +293,7 @@ def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, 
         from sweeps.ensembles import pseudo
 
         library_dir = library_dir or experiment.child(path, outputs.LIBRARY_DIR)
-        trained_on, pseudo_report = pseudo.label(library_dir, data, extra, pseudo_label, tta)
+        trained_on, pseudo_report = pseudo.label(library_dir, data, extra, pseudo_label, tta, library_report)
     results = train(members, trained_on, build_ref, fit_on, epochs, seed, cpus, gpus, extra, deadline, tta=tta)
     report = build_report(members, results, data, fit_on, epochs, seed)  # scored on the split as it was
     report["wall_time_s"], report["tta"], report["pseudo_labels"] = time.perf_counter() - started, tta, pseudo_report

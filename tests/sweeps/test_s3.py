@@ -78,16 +78,16 @@ def killed_then_resumed(s3, workdir):
     started, prefix = time.monotonic(), "sweeps/cloud/"
     try:
         # Checkpoints go to the bucket from the workers; Tune's state from the driver every few seconds.
-        while not (any("/checkpoint_" in k for k in keys(s3, prefix))
-                   and any(k.startswith("experiment_state-") for k in keys(s3, prefix))):
+        while not (any("/checkpoint_" in k for k in (stored := keys(s3, prefix)))
+                   and any(k.startswith("experiment_state-") for k in stored)):
             assert time.monotonic() - started < 400 and driver.poll() is None, "no checkpoint reached the bucket"
             time.sleep(0.5)
     finally:
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait()
-    at_kill = {"seconds": time.monotonic() - started, "checkpoints": len([k for k in keys(s3, prefix)
-                                                                          if k.endswith("/model.keras")]),
-               "submission": "library/submission.csv" in keys(s3, prefix)}
+    stored = keys(s3, prefix)
+    at_kill = {"seconds": time.monotonic() - started, "checkpoints": sum(k.endswith("/model.keras") for k in stored),
+               "submission": "library/submission.csv" in stored}
     resumed = time.monotonic()
     run("cnn_search.py", "--resume", "--name", "cloud", "--storage", STORAGE, "--limit", "300",
         "--val-fraction", "0.2", "--test-fraction", "0.2", cwd=workdir)

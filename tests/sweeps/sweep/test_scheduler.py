@@ -196,13 +196,14 @@ def run_synthetic(scheduler, max_epochs, report_at):
     for i, kind in enumerate(KINDS):
         trial = _Trial(str(i), {"kind": kind})
         scheduler.on_trial_add(None, trial)
+        best = 0.0
         for step, epoch in enumerate([*report_at, *range(1, max_epochs + 1)], start=1):
             result = {"epoch": float(epoch), "val_accuracy": synthetic_curve(kind, epoch), "training_iteration": step}
+            best = max(best, result["val_accuracy"])
             if scheduler.on_trial_result(None, trial, result) == "STOP":
                 break
         scheduler.on_trial_complete(None, trial, result)
-        ended[kind] = (epoch, max(synthetic_curve(kind, e) for e in [*report_at, *range(1, int(epoch) + 1)] if e <= epoch),
-                       epoch < max_epochs)
+        ended[kind] = (epoch, best, epoch < max_epochs)
     return ended
 
 
