@@ -78,8 +78,10 @@ def killed_then_resumed(s3, workdir):
     started, prefix = time.monotonic(), "sweeps/cloud/"
     try:
         # Checkpoints go to the bucket from the workers; Tune's state from the driver every few seconds.
-        while not (any("/checkpoint_" in k for k in (stored := keys(s3, prefix)))
-                   and any(k.startswith("experiment_state-") for k in stored)):
+        while True:
+            stored = keys(s3, prefix)
+            if any("/checkpoint_" in k for k in stored) and any(k.startswith("experiment_state-") for k in stored):
+                break
             assert time.monotonic() - started < 400 and driver.poll() is None, "no checkpoint reached the bucket"
             time.sleep(0.5)
     finally:
