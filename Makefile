@@ -12,7 +12,11 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --progress-bar off -e ".[test]"
+	# uv installs what pip would, from the same registry, in half the time (parallel downloads).
+	# Bytecode is compiled now, as pip does: where PYTHONDONTWRITEBYTECODE is set, every process
+	# would otherwise compile TensorFlow and Ray again at import.
+	$(BIN)/python -m pip install --quiet --progress-bar off uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e ".[test]"
 	touch $(STAMP)
 
 sweep: $(STAMP)

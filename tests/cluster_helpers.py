@@ -101,12 +101,6 @@ def raylet_pid(node):
     return node.all_processes[ray_constants.PROCESS_TYPE_RAYLET][0].process.pid
 
 
-def node_of_pid(cluster, pid):
-    """The cluster node whose raylet started process ``pid`` (None once the process is gone)."""
-    node_id = worker_nodes(cluster).get(pid)
-    return next((node for node in cluster.list_all_nodes() if node.node_id == node_id), None)
-
-
 def worker_nodes(cluster):
     """{pid: node_id} of every process the cluster's raylets have started and that runs now."""
     import psutil
