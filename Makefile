@@ -10,11 +10,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: sweep test clean
 
+# uv installs what pip would, from the same registry, in half the time (parallel downloads).
+# Bytecode is compiled now, as pip does: where PYTHONDONTWRITEBYTECODE is set, every process
+# would otherwise compile TensorFlow and Ray again at import.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	# uv installs what pip would, from the same registry, in half the time (parallel downloads).
-	# Bytecode is compiled now, as pip does: where PYTHONDONTWRITEBYTECODE is set, every process
-	# would otherwise compile TensorFlow and Ray again at import.
 	$(BIN)/python -m pip install --quiet --progress-bar off uv
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e ".[test]"
 	touch $(STAMP)

@@ -68,11 +68,13 @@ def workdir(tmp_path_factory, tiny_data):
 
 @pytest.fixture(scope="module")
 def killed_then_resumed(s3, workdir):
-    """A 3-trial sweep into the bucket, its driver SIGKILLed once a checkpoint is there, then
-    ``--resume``d to the end: the library ensemble and its submission come from the resumed run.
-    One sweep serves every test here (the kill and the resume are checked by their own test)."""
+    """A 3-trial sweep with ``--ensemble`` into the bucket, its driver SIGKILLed once a checkpoint
+    is there, then ``--resume``d to the end: the library ensemble, the refit (1 epoch a member) and
+    their submissions come from the resumed run. One sweep serves every test here (the kill and the
+    resume are checked by their own test)."""
     argv = sweep_args(STORAGE, "cloud", "--num-samples", "3", "--presets", "baseline-cnn,he-uniform",
-                      "--search", "random", "--scheduler", "fifo", "--test", "test.csv")
+                      "--search", "random", "--scheduler", "fifo", "--test", "test.csv",
+                      "--ensemble", "--refit-epochs", "1")
     driver = subprocess.Popen([sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *argv], cwd=workdir,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started, prefix = time.monotonic(), "sweeps/cloud/"
@@ -91,9 +93,10 @@ def killed_then_resumed(s3, workdir):
     at_kill = {"seconds": time.monotonic() - started, "checkpoints": sum(k.endswith("/model.keras") for k in stored),
                "submission": "library/submission.csv" in stored}
     resumed = time.monotonic()
-    run("cnn_search.py", "--resume", "--name", "cloud", "--storage", STORAGE, "--limit", "300",
-        "--val-fraction", "0.2", "--test-fraction", "0.2", cwd=workdir)
+    result = run("cnn_search.py", "--resume", "--name", "cloud", "--storage", STORAGE, "--limit", "300",
+                 "--val-fraction", "0.2", "--test-fraction", "0.2", cwd=workdir, env=as_a_user_has_it())
     at_kill["resume_seconds"] = time.monotonic() - resumed
+    at_kill["resume_output"] = result.stdout + result.stderr
     return prefix, at_kill
 
 
@@ -155,15 +158,16 @@ def test_the_leaderboard_cli_writes_into_the_bucket_and_locally_only_with_out(s3
     assert sorted(p.name for p in workdir.iterdir()) == ["test.csv"]
 
 
-def test_the_ensemble_trainer_and_the_refit_write_into_the_experiment(s3, sweep, workdir, tmp_path):
-    # Both start their own Ray and TensorFlow, as quietly as the sweep does.
+def test_the_ensemble_trainer_and_the_refit_write_into_the_experiment(s3, killed_then_resumed, workdir, tmp_path):
+    # The ensemble trainer starts its own Ray and TensorFlow, as quietly as the resumed sweep and
+    # its refit did.
+    sweep, at_kill = killed_then_resumed
     trained = run("ensemble.py", "--experiment", f"{STORAGE}/cloud", "--top-k", "2", "--epochs", "1", "--test",
                   "test.csv", cwd=workdir, env=as_a_user_has_it())
-    refit = run("library.py", f"{STORAGE}/cloud", "--refit-epochs", "1", "--test", "test.csv", cwd=workdir,
-                env=as_a_user_has_it())
-    for result in (trained, refit):
-        assert_no_native_noise(result.stdout + result.stderr)
-        assert "Ray dashboard: http://127.0.0.1:" in result.stdout and len(result.stdout.splitlines()) < 40, result.stdout
+    assert_no_native_noise(trained.stdout + trained.stderr)
+    assert "Ray dashboard: http://127.0.0.1:" in trained.stdout and len(trained.stdout.splitlines()) < 40, trained.stdout
+    assert_no_native_noise(at_kill["resume_output"])
+    assert "refit: s3://" in at_kill["resume_output"], at_kill["resume_output"][-2000:]
     stored = keys(s3, sweep)
     for out in ("ensemble", "refit"):
         written = [k.split("/", 1)[1] for k in stored if k.startswith(out + "/")]
