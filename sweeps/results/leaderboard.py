@@ -20,6 +20,7 @@ from sweeps.sweep.origin import ORIGIN, PRESET
 from trainables import errors
 from trainables.errors import ArgumentParser, UserError
 
+EPOCH_COLUMNS = ("best_epoch", "epochs")
 SUMMARY_COLUMNS = [
     "rank", "family", "trial_id", "best_val_accuracy", "best_epoch", "epochs",
     "stopped_early", "status", "wall_time_s", "num_params", "origin", "preset",
@@ -158,7 +159,9 @@ def whole_numbers_as_integers(frame):
 
 
 def markdown(frame):
-    return whole_numbers_as_integers(frame).to_markdown(index=False, floatfmt=".4f")
+    frame = whole_numbers_as_integers(frame)
+    # Epochs count in quarters (0.25, 16): shortest form, as the progress line prints them.
+    return frame.to_markdown(index=False, floatfmt=["g" if c in EPOCH_COLUMNS else ".4f" for c in frame.columns])
 
 
 def export(board, out_dir):
@@ -179,7 +182,8 @@ def summary(board, top=10):
     columns = [c for c in SUMMARY_COLUMNS if c in board.columns]
     if "run" in board.columns and board["run"].nunique() > 1:  # an extended experiment
         columns.insert(columns.index("trial_id"), "run")
-    return board[columns].head(top).to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    epochs = {c: "{:g}".format for c in EPOCH_COLUMNS if c in columns}
+    return board[columns].head(top).to_string(index=False, float_format=lambda v: f"{v:.4f}", formatters=epochs)
 
 
 def main(argv=None):

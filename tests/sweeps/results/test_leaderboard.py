@@ -26,13 +26,18 @@ def test_mixed_type_config_columns_are_written_as_text(tmp_path):
     assert list(board["config/pca_components"][:2]) == [154, "none"]  # the board itself is untouched
 
 
-def test_markdown_prints_whole_number_columns_as_integers(tmp_path):
-    board = pd.DataFrame({"rank": [1, 2], "best_epoch": [11.0, 0.25], "epochs": [16.0, 4.0], "round": [1.0, 2.0],
-                          "best_val_accuracy": [0.99, 0.98]})
+def test_tables_print_whole_numbers_as_integers_and_epochs_in_quarters(tmp_path):
+    board = pd.DataFrame({"rank": [1, 2], "trial_id": ["a", "b"], "best_epoch": [11.0, 0.25], "epochs": [16.0, 0.25],
+                          "round": [1.0, 2.0], "best_val_accuracy": [0.99, 0.98]})
     lines = {p.suffix: p for p in leaderboard.export(board, tmp_path)}[".md"].read_text().splitlines()
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    first = dict(zip(header, [cell.strip() for cell in lines[2].strip("|").split("|")]))
-    assert first == {"rank": "1", "best_epoch": "11.0000", "epochs": "16", "round": "1", "best_val_accuracy": "0.9900"}
+    rows = [dict(zip(header, [cell.strip() for cell in line.strip("|").split("|")])) for line in lines[2:]]
+    assert rows[0] == {"rank": "1", "trial_id": "a", "best_epoch": "11", "epochs": "16", "round": "1",
+                       "best_val_accuracy": "0.9900"}
+    assert rows[1]["best_epoch"] == rows[1]["epochs"] == "0.25"
+    # The console's summary too (a real run's stopped trials make both columns fractional).
+    summary = leaderboard.summary(board).splitlines()
+    assert summary[1].split() == ["1", "a", "0.9900", "11", "16"] and summary[2].split()[3:] == ["0.25", "0.25"]
 
 
 def _loss_sweep(tmp_path, mode):
