@@ -240,7 +240,9 @@ def autoscaling_cluster(cluster_yaml, worker_resources, max_workers, idle_timeou
                                                               max_workers, idle_timeout_minutes)))
     env = {"RAY_TMPDIR": temp, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1",
            # a node that stops answering is declared dead (and replaced) after this long, not 30 s
-           "AUTOSCALER_HEARTBEAT_TIMEOUT_S": "10", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+           "AUTOSCALER_HEARTBEAT_TIMEOUT_S": "10", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           # and the GCS declares a killed raylet dead after 5 missed checks a second apart, not 3 s apart
+           "RAY_health_check_period_ms": "1000"}
     ray_cli = str(Path(sys.executable).with_name("ray"))
     head = head_resources_flags(json.loads(config_file.read_text()))
     with _environment(**env):

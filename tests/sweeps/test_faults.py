@@ -5,6 +5,7 @@ test_autoscaler.py's: its autoscaler starts the replacement as on a real cluster
 Each test prints what it observed (trial counts, epochs repeated, time to recover); run with -s.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -15,11 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.cluster_helpers import (
-    checkpointed_epoch, epochs, finished, local_cluster, results, trial_dirs, wait_for,
-)
+from tests.cluster_helpers import checkpointed_epoch, epochs, finished, results, trial_dirs, wait_for
 from tests.conftest import REPO, TINY, sweep_args
 from tests.fault_helpers import attempts, failing_definition
+from trainables.data.kaggle_csv import write_kaggle_csv
 
 pytestmark = pytest.mark.slow
 
@@ -48,24 +48,24 @@ def test_a_trial_that_always_raises_is_retried_then_errored_and_the_sweep_goes_o
     assert all(counts[t] == 1 for t in others["trial_id"])
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    # The head runs no trial, as in cluster.yaml: the driver killed here is not where trials run.
-    with local_cluster({"num_cpus": 0}, {"num_cpus": 1}, {"num_cpus": 1}) as c:
-        yield c
+@pytest.fixture
+def cluster(ray_local):
+    """The session's Ray, joined by the sweep's drivers as a cluster is: the driver killed here is a
+    process of its own, and not where the trials run."""
+    return ray_local.get_runtime_context().gcs_address
 
 
-def driver_command(storage, name, cluster):
+def driver_command(storage, name, cluster, data):
     """The sweep's own command line, for a separate driver process."""
     argv = sweep_args(storage, name, "--num-samples", "3", "--max-epochs", "2", "--search", "random",
-                      "--scheduler", "fifo", "--presets", "baseline-cnn", "--address", cluster.address)
+                      "--scheduler", "fifo", "--presets", "baseline-cnn", "--address", cluster, "--data", str(data))
     return [sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *argv]
 
 
-def kill_after_a_finished_trial(tmp_path, name, cluster):
+def kill_after_a_finished_trial(tmp_path, name, cluster, data):
     """Start the driver, SIGKILL it once storage shows a finished trial; returns what storage held then."""
     experiment = tmp_path / name
-    kill_driver(driver_command(tmp_path, name, cluster), experiment, tmp_path / "driver.log")
+    kill_driver(driver_command(tmp_path, name, cluster, data), experiment, tmp_path / "driver.log")
     # Result rows reach storage with Tune's experiment snapshots; checkpoints straight from the workers.
     return {d: {"rows": len(results(d)), "finished": finished(d, 2), "checkpointed": checkpointed_epoch(d)}
             for d in trial_dirs(experiment)}
@@ -90,15 +90,18 @@ def kill_driver(command, watched, log_path):
             driver.wait()
 
 
-def test_a_killed_driver_resumes_without_rerunning_finished_trials_and_so_does_a_killed_extension(cluster, tmp_path):
-    """One experiment, two kills: the sweep's driver, then its extension's (one sweep fewer to run)."""
+def test_a_killed_driver_resumes_without_rerunning_finished_trials_and_so_does_a_killed_extension(
+        cluster, tiny_data, tmp_path):
+    """One experiment of a Kaggle train.csv, two kills: the sweep's driver, then its extension's
+    (one sweep fewer to run); the extension's own checks are in the second half."""
     from sweeps.sweep.definition import CNN
     from sweeps.pipeline import run_cli
 
-    before = kill_after_a_finished_trial(tmp_path, "killed", cluster)
+    train = kaggle_train_csv(tmp_path / "train.csv", tiny_data)
+    before = kill_after_a_finished_trial(tmp_path, "killed", cluster, train)
     started = time.perf_counter()
     # Only the data flags and the name: the rest (--max-epochs too) comes from the experiment.
-    argv = [*TINY, "--storage", str(tmp_path), "--name", "killed", "--resume", "--address", cluster.address]
+    argv = [*TINY, "--data", str(train), "--storage", str(tmp_path), "--name", "killed", "--resume", "--address", cluster]
     assert run_cli(CNN, argv) == 0
     recovery = time.perf_counter() - started
     experiment = tmp_path / "killed"
@@ -121,16 +124,18 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials_and_so_does_a
     for path in trial_dirs(experiment):
         reported = epochs(path)
         assert reported[-1] == 2 and len(reported) - len(set(reported)) <= 1, (path.name, reported)
-    a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path, "killed")
+    a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path, "killed", train)
 
 
-def a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path, name):
+def a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path, name, train):
+    """--extend: more trials in the finished experiment, the searcher warm-started from it; killed,
+    refused a second extension until resumed, then one leaderboard, report and library over both."""
     from sweeps.sweep.definition import CNN
     from sweeps.pipeline import run_cli
 
     sweep_rows = {d.name: len(results(d)) for d in trial_dirs(tmp_path / name)}
     extension = tmp_path / name / "extend-1"
-    where = ["--name", name, "--storage", str(tmp_path), "--address", cluster.address]
+    where = ["--name", name, "--storage", str(tmp_path), "--address", cluster]
     kill_driver([sys.executable, str(REPO / "sweeps" / "cnn_search.py"), "--extend", "3", *where], extension,
                 tmp_path / "extension.log")
     at_kill = sum(finished(d, 2) for d in trial_dirs(extension))
@@ -144,3 +149,33 @@ def a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path, na
     assert set(board["status"]) == {"TERMINATED"} and (board["epochs"] == 2).all()
     # The resume went on with the extension; the sweep's own trials were left as they were.
     assert {d.name: len(results(d)) for d in trial_dirs(tmp_path / name)} == sweep_rows
+    an_extension_is_one_experiment_with_its_sweep(tmp_path / name, board, train, where)
+
+
+def an_extension_is_one_experiment_with_its_sweep(path, board, train, where):
+    from sweeps.sweep.definition import CNN
+    from sweeps.pipeline import run_cli
+
+    metadata = json.loads((path / "digit_sweep.json").read_text())
+    assert [e["name"] for e in metadata["extensions"]] == ["extend-1"]
+    assert metadata["extensions"][0]["flags"]["num_samples"] == 3
+    assert board["trial_id"].is_unique and (board["experiment"] == path.name).all()
+    assert board["best_val_accuracy"].notna().all()
+    # Warm-started: a fresh search of 3 trials would draw 3 at random (startup_trials(3, 0)).
+    assert (board[board["run"] == "extend-1"]["origin"] == "model").all()
+    report = (path / "report.html").read_text()
+    assert all(trial_id in report for trial_id in board["trial_id"])
+    library = json.loads((path / "library" / "report.json").read_text())
+    assert library["library_size"] == board["checkpoint"].notna().sum()
+    # The data must be what the experiment was run on.
+    train.write_text(train.read_text().replace("\n0,", "\n1,", 1))
+    assert run_cli(CNN, ["--extend", "2", *where]) == 2
+    assert [e["name"] for e in json.loads((path / "digit_sweep.json").read_text())["extensions"]] == ["extend-1"]
+
+
+def kaggle_train_csv(path, tiny_data):
+    """The tiny split's digits as a Kaggle train.csv."""
+    import numpy as np
+
+    images = np.concatenate([tiny_data.x_train, tiny_data.x_val, tiny_data.x_test])
+    return write_kaggle_csv(path, images, np.concatenate([tiny_data.y_train, tiny_data.y_val, tiny_data.y_test]))

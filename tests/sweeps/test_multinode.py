@@ -118,9 +118,9 @@ def test_dashboard_listed_the_running_sweeps_trial_actors(cluster, cpu_sweep):
 
 def test_quarter_gpu_trials_share_one_gpu(cluster, tmp_path):
     sweep = watched_sweep(
-        # Long enough (3 epochs of 600 digits) that the four trials overlap: with one epoch of 180 the
+        # Long enough (2 epochs of 600 digits) that the four trials overlap: with one epoch of 180 the
         # first could finish before the fourth's worker had started, and the watcher saw only three.
-        cluster, tmp_path, "quarters", "--num-samples", "4", "--max-epochs", "3", "--limit", "1000",
+        cluster, tmp_path, "quarters", "--num-samples", "4", "--max-epochs", "2", "--limit", "1000",
         "--presets", "baseline-cnn", "--gpus-per-trial", "0.25", "--cpus-per-trial", "0.25",
     )
     assert sweep["code"] == 0
@@ -140,7 +140,9 @@ def test_quarter_gpu_trials_share_one_gpu(cluster, tmp_path):
     pids = trial_pids(sweep["path"])
     actors = [a for a in trial_actors(cluster) if a["pid"] in pids]
     most = max(len(s["alive"]) for s in sweep["snapshots"])
-    print(f"fractional GPU: {len(actors)} trial actors, at most {most} seen alive at once, {sweep['seconds']:.0f} s")
+    overlap = min(end for _, end in spans) - max(start for start, _ in spans)
+    print(f"fractional GPU: {len(actors)} trial actors, at most {most} seen alive at once, all four training "
+          f"together for {overlap:.0f} s, {sweep['seconds']:.0f} s")
     assert len(actors) == 4 and {a["node_id"] for a in actors} == {gpu_node}
     for actor in actors:
         gpu = sum(v for k, v in actor["required_resources"].items() if k.startswith("GPU_group_0_"))

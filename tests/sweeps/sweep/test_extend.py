@@ -1,16 +1,12 @@
-"""--extend: more trials in a finished experiment, the searcher and scheduler warm-started from it."""
+"""--extend: more trials in a finished experiment, the searcher and scheduler warm-started from it.
+A real extension (killed, resumed, one leaderboard over both runs) is test_faults.py's."""
 
-import json
-
-import pandas as pd
 import pytest
 
 from sweeps.sweep import scheduler as scheduler_module
 from sweeps.sweep import warm_start
 from sweeps.sweep import searcher as searcher_module
-from tests.conftest import sweep_args
 from tests.sweeps.sweep.test_scheduler import _decide, _Trial
-from trainables.data.kaggle_csv import write_kaggle_csv
 
 
 def _past(n, configs):
@@ -65,47 +61,6 @@ def test_the_rungs_hold_the_history_and_the_quota_counts_only_new_arrivals():
     assert _decide(scheduler, "strong", 0.25, 0.60) == "CONTINUE"
     # At rung 1 the history's 0.8s set the bar.
     assert _decide(scheduler, "strong", 1.0, 0.7) == "STOP"
-
-
-def _csv(path, tiny_data):
-    """The tiny split's digits as a Kaggle train.csv."""
-    import numpy as np
-
-    images = np.concatenate([tiny_data.x_train, tiny_data.x_val, tiny_data.x_test])
-    return write_kaggle_csv(path, images, np.concatenate([tiny_data.y_train, tiny_data.y_val, tiny_data.y_test]))
-
-
-@pytest.mark.slow
-def test_extend_runs_more_trials_in_the_experiment_and_one_leaderboard_covers_both(ray_local, tiny_data, tmp_path):
-    from sweeps.sweep.definition import CNN
-    from sweeps.pipeline import run_cli
-
-    train = _csv(tmp_path / "train.csv", tiny_data)
-    storage = tmp_path / "results"
-    flags = sweep_args(storage, "grow", "--data", str(train), "--num-samples", "3", "--presets", "baseline-cnn")
-    assert run_cli(CNN, flags) == 0
-    assert run_cli(CNN, ["--extend", "3", "--name", "grow", "--storage", str(storage)]) == 0
-
-    path = storage / "grow"
-    metadata = json.loads((path / "digit_sweep.json").read_text())
-    assert [e["name"] for e in metadata["extensions"]] == ["extend-1"]
-    assert metadata["extensions"][0]["flags"]["num_samples"] == 3
-    board = pd.read_parquet(path / "leaderboard.parquet")
-    assert board["run"].value_counts().to_dict() == {"sweep": 3, "extend-1": 3}
-    assert board["trial_id"].is_unique and (board["experiment"] == "grow").all()
-    assert (board["best_val_accuracy"].notna()).all()
-    # Warm-started: a fresh search of 3 trials would draw 3 at random (startup_trials(3, 0)).
-    assert (board[board["run"] == "extend-1"]["origin"] == "model").all()
-    assert (path / "extend-1").is_dir()
-    report = (path / "report.html").read_text()
-    assert all(trial_id in report for trial_id in board["trial_id"])
-    library = json.loads((path / "library" / "report.json").read_text())
-    assert library["library_size"] == board["checkpoint"].notna().sum()
-
-    # The data must be what the experiment was run on.
-    train.write_text(train.read_text().replace("\n0,", "\n1,", 1))
-    assert run_cli(CNN, ["--extend", "2", "--name", "grow", "--storage", str(storage)]) == 2
-    assert [e["name"] for e in json.loads((path / "digit_sweep.json").read_text())["extensions"]] == ["extend-1"]
 
 
 @pytest.mark.slow  # reads the session's smoke sweep: a real Ray sweep
