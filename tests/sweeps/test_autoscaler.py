@@ -106,8 +106,8 @@ def test_workers_are_added_for_queued_trials_replaced_when_lost_and_removed_when
     assert len(board) == 2 and set(board["status"]) == {"TERMINATED"} and (board["epochs"] == MAX_EPOCHS).all()
     during = [n for t, n in counter.timeline if t <= ended_at]
     assert max(during) >= 2  # --max-concurrent 2 trials, one GPU each: two workers carry them
-    # Ray's autoscaler may launch one node too many and remove it at once (seen once: 3 alive for a
-    # second at start-up); what must hold is that no surplus node stays.
+    # Ray's autoscaler may launch one node too many and remove it at once (seen at start-up: 3 alive
+    # for a second or two); what must hold is that no surplus node stays.
     assert sum(n > 2 for n in during) <= 5, counter.changes()
     assert any(seen > killed_at for seen in counter.first_seen.values())  # the lost node was replaced
     (last, first_after), = resumed  # the killed trial went on from its checkpoint
