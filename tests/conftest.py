@@ -27,6 +27,30 @@ def assert_no_native_noise(output):
         assert noise not in output, noise
 
 
+SWEEP_FIXTURES = {"smoke_sweep", "smoke_sweep_run"}  # each runs a real sweep
+
+
+def pytest_collection_modifyitems(items):
+    """The fast tier (``-m 'not slow'``) runs no Ray sweep: a test that reads a sweep is marked slow."""
+    unmarked = [item.nodeid for item in items if SWEEP_FIXTURES & set(getattr(item, "fixturenames", ()))
+                and not item.get_closest_marker("slow")]
+    if unmarked:
+        raise pytest.UsageError(f"read a sweep fixture but are not marked slow: {unmarked}")
+
+
+def _a_sweep_in_a_fast_test(*args, **kwargs):
+    raise AssertionError("this test runs a Ray sweep (Tuner.fit): mark it @pytest.mark.slow")
+
+
+@pytest.fixture(autouse=True)
+def fast_tests_run_no_sweep(request, monkeypatch):
+    """A test not marked slow that starts a sweep in this process fails, saying so."""
+    if request.node.get_closest_marker("slow") is None:
+        from ray.tune import Tuner
+
+        monkeypatch.setattr(Tuner, "fit", _a_sweep_in_a_fast_test)
+
+
 @pytest.fixture(scope="session")
 def tiny_data():
     from trainables.data.loading import load_data
