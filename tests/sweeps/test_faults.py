@@ -49,23 +49,23 @@ def test_a_trial_that_always_raises_is_retried_then_errored_and_the_sweep_goes_o
 
 
 @pytest.fixture
-def cluster(ray_local):
+def ray_address(ray_local):
     """The session's Ray, joined by the sweep's drivers as a cluster is: the driver killed here is a
     process of its own, and not where the trials run."""
     return ray_local.get_runtime_context().gcs_address
 
 
-def driver_command(storage, name, cluster, data):
+def driver_command(storage, name, address, data):
     """The sweep's own command line, for a separate driver process."""
     argv = sweep_args(storage, name, "--num-samples", "3", "--max-epochs", "2", "--search", "random",
-                      "--scheduler", "fifo", "--presets", "baseline-cnn", "--address", cluster, "--data", str(data))
+                      "--scheduler", "fifo", "--presets", "baseline-cnn", "--address", address, "--data", str(data))
     return [sys.executable, str(REPO / "sweeps" / "cnn_search.py"), *argv]
 
 
-def kill_after_a_finished_trial(tmp_path, name, cluster, data):
+def kill_after_a_finished_trial(tmp_path, name, address, data):
     """Start the driver, SIGKILL it once storage shows a finished trial; returns what storage held then."""
     experiment = tmp_path / name
-    kill_driver(driver_command(tmp_path, name, cluster, data), experiment, tmp_path / "driver.log")
+    kill_driver(driver_command(tmp_path, name, address, data), experiment, tmp_path / "driver.log")
     # Result rows reach storage with Tune's experiment snapshots; checkpoints straight from the workers.
     return {d: {"rows": len(results(d)), "finished": finished(d, 2), "checkpointed": checkpointed_epoch(d)}
             for d in trial_dirs(experiment)}
@@ -91,17 +91,18 @@ def kill_driver(command, watched, log_path):
 
 
 def test_a_killed_driver_resumes_without_rerunning_finished_trials_and_so_does_a_killed_extension(
-        cluster, tiny_data, tmp_path):
+        ray_address, tiny_data, tmp_path):
     """One experiment of a Kaggle train.csv, two kills: the sweep's driver, then its extension's
     (one sweep fewer to run); the extension's own checks are in the second half."""
     from sweeps.sweep.definition import CNN
     from sweeps.pipeline import run_cli
 
     train = kaggle_train_csv(tmp_path / "train.csv", tiny_data)
-    before = kill_after_a_finished_trial(tmp_path, "killed", cluster, train)
+    before = kill_after_a_finished_trial(tmp_path, "killed", ray_address, train)
     started = time.perf_counter()
     # Only the data flags and the name: the rest (--max-epochs too) comes from the experiment.
-    argv = [*TINY, "--data", str(train), "--storage", str(tmp_path), "--name", "killed", "--resume", "--address", cluster]
+    argv = [*TINY, "--data", str(train), "--storage", str(tmp_path), "--name", "killed", "--resume",
+            "--address", ray_address]
     assert run_cli(CNN, argv) == 0
     recovery = time.perf_counter() - started
     experiment = tmp_path / "killed"
@@ -124,10 +125,10 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials_and_so_does_a
     for path in trial_dirs(experiment):
         reported = epochs(path)
         assert reported[-1] == 2 and len(reported) - len(set(reported)) <= 1, (path.name, reported)
-    a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path, "killed", train)
+    a_killed_extension_resumes_as_the_experiments_last_run(ray_address, tmp_path, "killed", train)
 
 
-def a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path, name, train):
+def a_killed_extension_resumes_as_the_experiments_last_run(address, tmp_path, name, train):
     """--extend: more trials in the finished experiment, the searcher warm-started from it; killed,
     refused a second extension until resumed, then one leaderboard, report and library over both."""
     from sweeps.sweep.definition import CNN
@@ -135,7 +136,7 @@ def a_killed_extension_resumes_as_the_experiments_last_run(cluster, tmp_path, na
 
     sweep_rows = {d.name: len(results(d)) for d in trial_dirs(tmp_path / name)}
     extension = tmp_path / name / "extend-1"
-    where = ["--name", name, "--storage", str(tmp_path), "--address", cluster]
+    where = ["--name", name, "--storage", str(tmp_path), "--address", address]
     kill_driver([sys.executable, str(REPO / "sweeps" / "cnn_search.py"), "--extend", "3", *where], extension,
                 tmp_path / "extension.log")
     at_kill = sum(finished(d, 2) for d in trial_dirs(extension))
