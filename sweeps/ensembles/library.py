@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sweeps.results.leaderboard import markdown as table_markdown
-from sweeps.ensembles import outputs, refit
+from sweeps.ensembles import outputs, refit, refit_plan
 from sweeps.ensembles.checkpoints import predict
 from sweeps.ensembles.pseudo import digits_fingerprint
 from sweeps.sweep import experiment
@@ -193,7 +193,14 @@ def build_parser():
                    "digit alone; 5: and its four 1-pixel shifts)")
     p.add_argument("--out", help=f"output directory (default: <experiment>/{OUT})")
     refit = p.add_argument_group("refit: train the chosen configs again from scratch (sweeps/refit.py)")
-    refit.add_argument("--refit-epochs", type=int, help="epochs per refit member (default: no refit)")
+    refit.add_argument("--refit-epochs", type=int, help="epochs per refit member")
+    refit.add_argument("--refit-time-min", type=float, metavar="M",
+                       help="refit within M minutes: each member trains as many epochs as fit (planned from the "
+                       "sweep's epoch times) and stops at the deadline; at the epoch cap, more seeds (default: "
+                       "no refit unless --refit-epochs)")
+    refit.add_argument("--refit-max-epochs", type=int, metavar="E",
+                       help=f"with --refit-time-min: the most epochs a member trains, the time left training more "
+                       f"seeds (default: {refit_plan.EPOCH_CAP} x the sweep's --max-epochs)")
     refit.add_argument("--fit-on", choices=REFIT_ON, default="train",
                        help="train: validation held out; train+val; all: every labelled digit (no test figure)")
     refit.add_argument("--refit-ema", action="store_true", help="refit members average their weights (Keras' use_ema)")
@@ -206,31 +213,44 @@ def build_parser():
     return p
 
 
-def refit_chosen(path, report, args, library_dir):
-    """Refit the chosen configs as Ray tasks; returns (refit report, out dir)."""
+def refit_chosen(path, board, report, args, library_dir):
+    """Refit the chosen configs as Ray tasks; returns (refit report, out dir), (None, None) when
+    --refit-time-min leaves less than the library's models trained."""
     dashboard = start_ray(args.address, quiet=args.quiet)
     if dashboard:
         print(f"Ray dashboard: http://{dashboard}")
     out = experiment.child(experiment.parent(args.out) if args.out else path, refit.OUT)
-    seed = experiment.read_metadata(path)["flags"].get("seed", 0)
-    return refit.run(path, report, out, args.fit_on, args.refit_epochs, seed, args.cpus_per_member,
-                     args.gpus_per_member, args.test, tta=args.tta, ema=args.refit_ema,
-                     pseudo_label=args.pseudo_label, library_dir=library_dir)
+    metadata = experiment.read_metadata(path)
+    settings = refit.Settings(args.fit_on, args.refit_epochs, args.refit_max_epochs, metadata["flags"].get("seed", 0),
+                              args.cpus_per_member, args.gpus_per_member, args.test, args.tta, args.refit_ema,
+                              args.pseudo_label)
+    left_s = None if args.refit_time_min is None else args.refit_time_min * 60
+    return refit.within(path, board, report, settings, left_s, metadata["max_epochs"], out, library_dir)
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.size < 1 or (args.refit_epochs is not None and args.refit_epochs < 1):
-        parser.error(f"--size and --refit-epochs must be at least 1, got {args.size} and {args.refit_epochs}")
-    if args.pseudo_label is not None and not (args.test and args.refit_epochs):
-        parser.error("--pseudo-label needs --test (the digits it labels) and --refit-epochs (the refit it feeds)")
+    for flag in ("size", "refit_epochs", "refit_max_epochs"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    if args.refit_time_min is not None and not args.refit_time_min > 0:
+        parser.error(f"--refit-time-min must be above 0, got {args.refit_time_min:g}")
+    refits = args.refit_epochs or args.refit_time_min
+    if args.refit_max_epochs and not args.refit_time_min:
+        parser.error("--refit-max-epochs needs --refit-time-min (it caps the epochs planned to fit the time)")
+    if args.pseudo_label is not None and not (args.test and refits):
+        parser.error("--pseudo-label needs --test (the digits it labels) and --refit-epochs or --refit-time-min "
+                     "(the refit it feeds)")
     try:
         path = experiment.resolve_storage(args.experiment)
         if experiment.read_metadata(path)["family"] == "svm":
             raise UserError(f"{args.experiment}: an SVM sweep keeps no model checkpoints to ensemble")
         args.quiet = import_tensorflow_quietly(args.gpus_per_member)
-        report, out = build(path, test_csv=args.test, size=args.size, selection=args.selection,
+        from sweeps.results import leaderboard
+
+        board = leaderboard.build(path)
+        report, out = build(path, board, test_csv=args.test, size=args.size, selection=args.selection,
                             out=args.out, cpus=args.cpus, tta=args.tta)
     except UserError as error:
         return errors.report(parser.prog, error)
@@ -239,8 +259,10 @@ def main(argv=None):
         return 2
     print(summary(report))
     print(f"library ensemble: {out} ({report['wall_time_s']:.0f} s)")
-    if args.refit_epochs:
-        refit_report, refit_out = refit_chosen(path, report, args, out)
+    if refits:
+        refit_report, refit_out = refit_chosen(path, board, report, args, out)
+        if refit_report is None:
+            return 0
         print(refit.summary(refit_report))
         print(f"refit: {refit_out} ({refit_report['wall_time_s']:.0f} s)")
     return 0

@@ -13,6 +13,7 @@ accuracy is reported either. Writes ``<experiment>/refit/``.
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,134 +21,86 @@ import pandas as pd
 
 from sweeps.results.leaderboard import markdown
 from sweeps.ensembles import outputs
+from sweeps.ensembles.refit_plan import (EPOCH_CAP, MIN_SHARE, TAIL_S, budget_plan, chosen_epochs, parallel_members,
+                                         refit_members)
 from sweeps.sweep.origin import without_origin
 from trainables import ensemble as combine
 
 OUT = outputs.REFIT_DIR
 HEARTBEAT_S = 10
-# Per refit member besides its epochs: a worker starting, TensorFlow's import, tracing, the
-# final predictions and saving the model (measured 10-25 s on this machine's CPUs).
-MEMBER_FIXED_S = 30.0
-MIN_SHARE = 0.05  # of the selection's weight, for a member to be refit
-# A refit epoch against the sweep's median epoch time: no quarter-epoch validation, checkpoints or
-# reports. Measured 2026-11-25 (bench/budget_quality.py, 15 min): a refit planned for 390 s took 223 s.
-REFIT_EPOCH_RATIO = 0.7
-# When every member reaches its epoch cap with budget to spare, the spare time trains more seeds
-# of the chosen configs, up to the notes' final ensemble of ten members.
-MAX_MEMBERS = 10
-# Kept back from the budget's deadline after the last epoch: predictions, saving, writing (a few s).
-TAIL_S = 20.0
 
 
-def epochs_within(seconds, epoch_times, slots, cap, fixed_s=MEMBER_FIXED_S):
-    """Most epochs per member such that all members, run as tasks on ``slots`` parallel slots,
-    finish within ``seconds``; ``epoch_times`` are the members' seconds per epoch measured in
-    the sweep. A member takes fixed_s + n * t; list scheduling finishes within sum/slots +
-    (1 - 1/slots) * longest, whatever order the tasks start in. At least 1 epoch, at most ``cap``."""
-    if not epoch_times:
-        return 1
-    slots = max(1, min(slots, len(epoch_times)))
-    spread = 1 - 1 / slots
-    fixed = fixed_s * len(epoch_times) / slots + spread * fixed_s
-    per_epoch = sum(epoch_times) / slots + spread * max(epoch_times)
-    return int(max(1, min(cap, (seconds - fixed) // per_epoch)))
+@dataclass
+class Settings:
+    """How the refit trains: the flags of ``--ensemble`` and of ``library.py --refit-*``."""
 
-
-def data_scale(data, fit_on):
-    """How much longer an epoch is on ``fit_on`` than on the training split the sweep timed."""
-    sizes = data.sizes()
-    digits = {"train": sizes["train"], "train+val": sizes["train"] + sizes["val"], "all": sum(sizes.values())}
-    return digits[fit_on] / sizes["train"]
-
-
-def member_epoch_times(board, library_report, fit_on, data):
-    """Planned seconds per refit epoch of each member to refit, from the sweep's measured times."""
-    chosen = [m["trial_id"] for m in refit_members(library_report)]
-    times = board.set_index("trial_id").loc[chosen, "epoch_time_s"]
-    times = times.fillna(times.max()).fillna(0.0)  # a member without whole epochs: as the slowest
-    return [t * data_scale(data, fit_on) * REFIT_EPOCH_RATIO for t in times]
-
-
-def seeds_within(seconds, epoch_times, weights, slots, epochs, most=MAX_MEMBERS):
-    """Seeds per member when every member trains the capped ``epochs`` with time to spare: one
-    more seed at a time, to the member with the most selection weight per seed (so seeds follow
-    the weights), while all of them still fit ``seconds``; at most ``most`` members in all."""
-    seeds = [1] * len(epoch_times)
-    while sum(seeds) < most:
-        more = list(seeds)
-        more[max(range(len(seeds)), key=lambda i: weights[i] / seeds[i])] += 1
-        expanded = [t for t, n in zip(epoch_times, more) for _ in range(n)]
-        if epochs_within(seconds, expanded, slots, cap=epochs) < epochs:
-            break
-        seeds = more
-    return seeds
-
-
-def chosen_epochs(library_report):
-    """The most epochs any checkpoint to be refit had trained: a planned refit shorter than this
-    would replace the library's models by less trained ones."""
-    return max(m["best_epoch"] for m in refit_members(library_report))
-
-
-def budget_plan(board, library_report, left, slots, data, args):
-    """(epochs per member, seeds per config) that fit ``left`` seconds on ``slots``."""
-    cap = 3 * args.max_epochs
-    times = member_epoch_times(board, library_report, args.fit_on, data)
-    epochs, seeds = epochs_within(left, times, slots, cap), None
-    print(f"refit: {left:.0f} s left of the budget: {epochs} epochs per member on {slots} slots", flush=True)
-    if epochs == cap:
-        seeds = seeds_within(left, times, [m["weight"] for m in refit_members(library_report)], slots, epochs)
-        if sum(seeds) > len(seeds):
-            print(f"refit: {epochs} epochs is the most (3 x --max-epochs); the time left trains "
-                  f"{sum(seeds)} members: seeds per config {seeds}", flush=True)
-    return epochs, seeds
+    fit_on: str = "train"
+    epochs: int | None = None  # None: as many as fit the budget (the sweep's --max-epochs without one)
+    epoch_cap: int | None = None  # with a budget: the most a member trains (default EPOCH_CAP x --max-epochs)
+    seed: int = 0
+    cpus: float = 1.0
+    gpus: float = 0.0
+    test_csv: str | None = None
+    tta: int = 1
+    ema: bool = False
+    pseudo_label: float | None = None
 
 
 def after_sweep(path, board, args, deadline):
     """``--ensemble``: refit the library ensemble's chosen configs in what is left of the budget."""
-    import ray
-
     from sweeps.sweep import experiment
 
     library_report = experiment.child(path, outputs.LIBRARY_DIR, "report.json")
     if not experiment.exists(library_report):
         print("refit: no library ensemble to refit (no trial kept a checkpoint)", flush=True)
         return None, None
-    library_report = json.loads(experiment.read_text(library_report))
+    settings = Settings(args.fit_on, args.refit_epochs, getattr(args, "refit_max_epochs", None), args.seed,
+                        args.cpus_per_trial, args.gpus_per_trial, args.test, getattr(args, "tta", 1),
+                        getattr(args, "refit_ema", False), getattr(args, "pseudo_label", None))
+    left_s = None if deadline is None else deadline - time.perf_counter()
+    return within(path, board, json.loads(experiment.read_text(library_report)), settings, left_s, args.max_epochs)
+
+
+def within(path, board, library_report, settings, left_s, max_epochs, out=None, library_dir=None):
+    """Refit in ``left_s`` seconds (None: no limit): pseudo-labels first, so that the plan counts the
+    digits they add, then the epochs (and seeds) that fit, each member stopping at the deadline.
+    Returns (report, out), or (None, None) when the budget leaves less than the library's models had."""
+    import ray
+
+    from sweeps.sweep import experiment
+    from trainables.data.kaggle_csv import load_kaggle_csv
+
+    ends = None if left_s is None else time.time() + left_s
     data = experiment.data_of(experiment.read_metadata(path))
-    slots = parallel_members(ray.cluster_resources(), args.cpus_per_trial, args.gpus_per_trial)
-    epochs, stop_by, seeds = args.refit_epochs, None, None
-    if deadline is not None:  # a member stops after the epoch that would overrun the budget
-        stop_by = time.time() + (deadline - time.perf_counter()) - TAIL_S
-    if epochs is None and deadline is None:
-        epochs = args.max_epochs
+    extra = load_kaggle_csv(settings.test_csv, labelled=False)[0] if settings.test_csv else None
+    labelled = pseudo_labelled(path, library_report, data, extra, settings, library_dir)
+    epochs, seeds = settings.epochs, None
+    if epochs is None and ends is None:
+        epochs = max_epochs
     elif epochs is None:
-        epochs, seeds = budget_plan(board, library_report, deadline - time.perf_counter(), slots, data, args)
+        slots = parallel_members(ray.cluster_resources(), settings.cpus, settings.gpus)
+        cap = settings.epoch_cap or EPOCH_CAP * max_epochs
+        added = labelled[1]["used"] if labelled else 0
+        epochs, seeds = budget_plan(board, library_report, ends - time.time(), slots, data, settings.fit_on, cap, added)
         trained = chosen_epochs(library_report)
         if epochs < trained:  # shorter than the checkpoints it would replace: worse, not better
             print(f"refit: skipped: the chosen checkpoints trained up to {trained:g} epochs, the budget leaves "
                   f"{epochs}; the library ensemble is the result", flush=True)
             return None, None
-    return run(path, library_report, experiment.child(path, OUT), args.fit_on, epochs, args.seed,
-               args.cpus_per_trial, args.gpus_per_trial, args.test, data, stop_by, seeds, getattr(args, "tta", 1),
-               getattr(args, "refit_ema", False), getattr(args, "pseudo_label", None))
+    stop_by = None if ends is None else ends - TAIL_S  # a member stops after the epoch that would overrun it
+    return run(path, library_report, out or experiment.child(path, OUT), settings, epochs, data, extra, stop_by, seeds,
+               labelled)
 
 
-def parallel_members(resources, cpus, gpus):
-    """How many members train at once: as many as the cluster's CPUs and, when members ask for
-    GPUs, its GPUs hold (2 CPUs and 1 GPU with --gpus-per-trial 1: one member, not two)."""
-    slots = int(resources.get("CPU", 1) // cpus)
-    if gpus:
-        slots = min(slots, int(resources.get("GPU", 0) // gpus + 1e-9))
-    return max(1, slots)
+def pseudo_labelled(path, library_report, data, extra, settings, library_dir=None):
+    """(training data with the pseudo-labelled ``extra`` (--test) digits, their report), or None."""
+    if settings.pseudo_label is None:
+        return None
+    from sweeps.ensembles import pseudo
+    from sweeps.sweep import experiment
 
-
-def refit_members(library_report, min_share=MIN_SHARE):
-    """The chosen members that carry at least ``min_share`` of the selection's weight. Bagged
-    selection gives a weight of 1 in a few hundred to members picked in one bag for a log-loss
-    tie; they change no prediction, but refitting each would cost as much as the main members."""
-    total = sum(m["weight"] for m in library_report["members"])
-    return [m for m in library_report["members"] if m["weight"] and m["weight"] >= min_share * total]
+    library_dir = library_dir or experiment.child(path, outputs.LIBRARY_DIR)
+    return pseudo.label(library_dir, data, extra, settings.pseudo_label, settings.tta, library_report)
 
 
 def plan(library_report, experiment_path, seeds=None, ema=False):
@@ -268,12 +221,11 @@ def write(out, report, members, results, test_rows):
     return out
 
 
-def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, gpus=0.0, test_csv=None, data=None,
-        deadline=None, seeds=None, tta=1, ema=False, pseudo_label=None, library_dir=None):
-    """Plan, train, score and write the refit of the experiment at ``path``; returns (report, out).
-    ``data``: the experiment's split, when the caller has it already; ``deadline``: see ``train``;
-    ``seeds``: see ``plan``; ``pseudo_label``: the threshold of sweeps/ensembles/pseudo.py, with the
-    library ensemble at ``library_dir`` (default: the experiment's) labelling ``test_csv``."""
+def run(path, library_report, out, settings, epochs, data=None, extra=None, deadline=None, seeds=None, labelled=None):
+    """Train, score and write the refit of the experiment at ``path``; returns (report, out).
+    ``data``, ``extra``: the experiment's split and --test's digits, when the caller has them already;
+    ``deadline``: see ``train``; ``seeds``: see ``plan``; ``labelled``: ``pseudo_labelled``'s
+    (training data, report)."""
     from sweeps.sweep import experiment
     from sweeps.sweep.definition import FAMILIES
     from trainables.data.kaggle_csv import count_data_rows, load_kaggle_csv
@@ -281,21 +233,19 @@ def run(path, library_report, out, fit_on="train", epochs=16, seed=0, cpus=1.0, 
     started = time.perf_counter()
     metadata = experiment.read_metadata(path)
     data = experiment.data_of(metadata) if data is None else data
-    extra = load_kaggle_csv(test_csv, labelled=False)[0] if test_csv else None
-    members = plan(library_report, path, seeds, ema)
+    test_csv = settings.test_csv
+    if extra is None and test_csv:
+        extra = load_kaggle_csv(test_csv, labelled=False)[0]
+    members = plan(library_report, path, seeds, settings.ema)
     chosen = sum(1 for m in library_report["members"] if m["weight"])
     print(f"refit: {len(refit_members(library_report))} of the {chosen} chosen configs (those with at least "
-          f"{MIN_SHARE:.0%} of the weight), {len(members)} members, {epochs} epochs each on {fit_on}, in parallel "
-          f"-> {out}", flush=True)
+          f"{MIN_SHARE:.0%} of the weight), {len(members)} members, {epochs} epochs each on {settings.fit_on}, in "
+          f"parallel -> {out}", flush=True)
     build_ref = FAMILIES[metadata["family"]].trainable_params["build"]
-    trained_on, pseudo_report = data, None
-    if pseudo_label is not None:
-        from sweeps.ensembles import pseudo
-
-        library_dir = library_dir or experiment.child(path, outputs.LIBRARY_DIR)
-        trained_on, pseudo_report = pseudo.label(library_dir, data, extra, pseudo_label, tta, library_report)
-    results = train(members, trained_on, build_ref, fit_on, epochs, seed, cpus, gpus, extra, deadline, tta=tta)
-    report = build_report(members, results, data, fit_on, epochs, seed)  # scored on the split as it was
-    report["wall_time_s"], report["tta"], report["pseudo_labels"] = time.perf_counter() - started, tta, pseudo_report
+    trained_on, pseudo_report = labelled or (data, None)
+    results = train(members, trained_on, build_ref, settings.fit_on, epochs, settings.seed, settings.cpus,
+                    settings.gpus, extra, deadline, tta=settings.tta)
+    report = build_report(members, results, data, settings.fit_on, epochs, settings.seed)  # scored on the split as it was
+    report["wall_time_s"], report["tta"], report["pseudo_labels"] = time.perf_counter() - started, settings.tta, pseudo_report
     report["training_digits"] += pseudo_report["used"] if pseudo_report else 0
     return report, write(out, report, members, results, count_data_rows(test_csv) if test_csv else None)

@@ -19,7 +19,7 @@ import numpy as np
 
 from sweeps.ensembles import outputs
 from sweeps.sweep import experiment
-from sweeps.ensembles import refit
+from sweeps.ensembles import refit, refit_plan
 from sweeps.sweep.definition import FAMILIES
 from sweeps.sweep.runtime import import_tensorflow_quietly, start_ray
 from trainables import ensemble as combine
@@ -142,7 +142,7 @@ def main(argv=None):
     try:
         started = time.perf_counter()
         # time.time(): the members compare it with their own clocks, in other processes.
-        deadline = None if args.time_budget_min is None else time.time() + args.time_budget_min * 60 - refit.TAIL_S
+        deadline = None if args.time_budget_min is None else time.time() + args.time_budget_min * 60 - refit_plan.TAIL_S
         path = experiment_path(args)
         metadata = experiment.read_metadata(path) if path else None
         family = FAMILIES[metadata["family"] if metadata else args.family]

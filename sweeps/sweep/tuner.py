@@ -91,6 +91,9 @@ def build_parser(definition):
     ensemble.add_argument("--refit-epochs", type=int,
                           help="epochs per refit member (default: as many as fit the refit's share of the budget, "
                           "planned from the epoch times the sweep measured; --max-epochs without a budget)")
+    ensemble.add_argument("--refit-max-epochs", type=int, metavar="E",
+                          help="with --time-budget-min: the most epochs a refit member trains, the time left training "
+                          "more seeds of the chosen configs (default: 3 x --max-epochs)")
     ensemble.add_argument("--refit-ema", action="store_true",
                           help="refit members average their weights over training (Keras' use_ema, momentum 0.99)")
     ensemble.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
@@ -140,9 +143,11 @@ def validate(args, parser, definition, given=frozenset()):
         parser.error("--cpus-per-trial must be > 0, --gpus-per-trial and --max-failures >= 0")
     if args.time_budget_min < 0:
         parser.error(f"--time-budget-min must not be negative, got {args.time_budget_min}")
-    if not 0 < args.refit_share < 1 or (args.refit_epochs is not None and args.refit_epochs < 1):
-        parser.error(f"--refit-share must be between 0 and 1 and --refit-epochs at least 1, "
-                     f"got {args.refit_share} and {args.refit_epochs}")
+    if not 0 < args.refit_share < 1:
+        parser.error(f"--refit-share must be between 0 and 1, got {args.refit_share}")
+    for flag in ("refit_epochs", "refit_max_epochs"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
     if args.pseudo_label is not None and not (args.ensemble and args.test):
         parser.error("--pseudo-label needs --ensemble (the refit it feeds) and --test (the digits it labels)")
     if args.mlflow:

@@ -100,8 +100,9 @@ def test_tta_outside_its_views_is_refused_by_every_command(bad, capsys):
     (["--ensemble", "--test", "t.csv", "--pseudo-label", "1.5"], "--pseudo-label: must be a probability from 0.5 to 1, got 1.5"),
     (["--ensemble", "--pseudo-label", "0.99"], "--pseudo-label needs --ensemble (the refit it feeds) and --test"),
     (["--test", "t.csv", "--pseudo-label", "0.99"], "--pseudo-label needs --ensemble"),
+    (["--ensemble", "--refit-max-epochs", "0"], "--refit-max-epochs must be at least 1, got 0"),
 ])
-def test_the_sweep_refuses_pseudo_labels_it_cannot_make(argv, expected, tmp_path, capsys):
+def test_the_sweep_refuses_a_refit_it_cannot_make(argv, expected, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         run_cli(CNN, [*argv, "--storage", str(tmp_path / "results")])
     (line,) = capsys.readouterr().err.strip().splitlines()
@@ -116,6 +117,21 @@ def test_library_refuses_pseudo_labels_without_a_refit_or_test_digits(capsys):
         with pytest.raises(SystemExit) as exit_:
             library.main(argv)
         assert exit_.value.code == 2 and "--pseudo-label needs --test" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["x", "--refit-time-min", "0"], "--refit-time-min must be above 0, got 0"),
+    (["x", "--refit-time-min", "5", "--refit-max-epochs", "0"], "--refit-max-epochs must be at least 1, got 0"),
+    (["x", "--refit-max-epochs", "8"], "--refit-max-epochs needs --refit-time-min"),
+    (["x", "--refit-time-min", "soon"], "--refit-time-min: invalid float value: 'soon'"),
+])
+def test_library_refuses_a_refit_budget_it_cannot_plan(argv, expected, capsys):
+    from sweeps.ensembles import library
+
+    with pytest.raises(SystemExit) as exit_:
+        library.main(argv)
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert exit_.value.code == 2 and expected in line
 
 
 # The MLP's and SVM's commands: the same parser and checks, their own flags and presets.

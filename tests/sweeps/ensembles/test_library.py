@@ -135,8 +135,9 @@ def test_refit_of_the_chosen_configs_on_train_and_val_with_a_submission(smoke_sw
     test_csv = write_kaggle_csv(tmp_path / "test.csv", np.concatenate([tiny_data.x_train[-8:], split.x_test[:3]]))
     out = tmp_path / "library"
     assert library.main([str(smoke_sweep), "--test", str(test_csv), "--out", str(out),
-                         "--refit-epochs", "1", "--fit-on", "train+val", "--pseudo-label", "0.5"]) == 0
-    from sweeps.ensembles.refit import refit_members
+                         "--refit-epochs", "1", "--refit-time-min", "10", "--fit-on", "train+val",
+                         "--pseudo-label", "0.5"]) == 0
+    from sweeps.ensembles.refit_plan import refit_members
 
     chosen = refit_members(json.loads((out / "report.json").read_text()))
     report = json.loads((tmp_path / "refit" / "report.json").read_text())
@@ -166,7 +167,7 @@ def test_the_refit_progress_counts_epochs_before_any_member_is_done():
 
 
 def test_refit_epochs_fit_the_time_left_on_the_slots():
-    from sweeps.ensembles.refit import epochs_within
+    from sweeps.ensembles.refit_plan import epochs_within
 
     # Two members of 10 s and 30 s an epoch, 30 s fixed each, on 2 slots: list scheduling's
     # bound is (60 + 40 n) / 2 + (30 + 30 n) / 2 = 45 + 35 n, so 400 s gives 10 epochs.
@@ -187,7 +188,7 @@ def test_refit_epochs_fit_the_time_left_on_the_slots():
 
 
 def test_time_left_at_the_epoch_cap_trains_more_seeds_in_proportion_to_the_weights():
-    from sweeps.ensembles.refit import epochs_within, seeds_within
+    from sweeps.ensembles.refit_plan import epochs_within, seeds_within
 
     times, weights = [10, 10, 10], [474, 173, 69]
     # n members of 10 epochs at 10 s, 30 s fixed each, on 2 slots: 65 n + 65 s, so 500 s holds 6.
@@ -199,8 +200,28 @@ def test_time_left_at_the_epoch_cap_trains_more_seeds_in_proportion_to_the_weigh
     assert seeds_within(200, times, weights, slots=2, epochs=10) == [1, 1, 1]  # no time to spare
 
 
+def test_the_refit_plan_counts_the_pseudo_labelled_digits_and_caps_the_epochs(capsys):
+    from sweeps.ensembles.refit_plan import REFIT_EPOCH_RATIO, budget_plan, member_epoch_times
+    from trainables.data.loading import DigitData
+
+    digits = lambda n: np.zeros((n, 28, 28, 1), np.uint8)  # noqa: E731
+    data = DigitData(digits(100), np.zeros(100), digits(20), np.zeros(20), digits(30), np.zeros(30), "test", "0")
+    board = pd.DataFrame({"trial_id": ["a", "b"], "epoch_time_s": [10.0, 20.0]})
+    report = {"members": [{"trial_id": "a", "weight": 3}, {"trial_id": "b", "weight": 1}]}
+    # The sweep timed 100 training digits; train+val is 120, and 60 pseudo-labelled ones make 180.
+    assert member_epoch_times(board, report, "train+val", data) == pytest.approx([12 * REFIT_EPOCH_RATIO, 24 * REFIT_EPOCH_RATIO])
+    with_labels = member_epoch_times(board, report, "train+val", data, extra_digits=60)
+    assert with_labels == pytest.approx([18 * REFIT_EPOCH_RATIO, 36 * REFIT_EPOCH_RATIO])
+    assert budget_plan(board, report, 2000, 2, data, "train+val", cap=100, extra_digits=60)[0] < \
+        budget_plan(board, report, 2000, 2, data, "train+val", cap=100)[0]
+    # At a cap of 5 epochs the time left trains more seeds, the heavier config first.
+    epochs, seeds = budget_plan(board, report, 2000, 2, data, "train+val", cap=5)
+    assert epochs == 5 and seeds[0] >= seeds[1] and sum(seeds) > 2
+    assert "the time left trains" in capsys.readouterr().out
+
+
 def test_a_planned_refit_must_train_at_least_as_long_as_the_chosen_checkpoints():
-    from sweeps.ensembles.refit import chosen_epochs
+    from sweeps.ensembles.refit_plan import chosen_epochs
 
     report = {"members": [{"weight": 30, "best_epoch": 4.0}, {"weight": 0, "best_epoch": 16.0},
                           {"weight": 1, "best_epoch": 15.0}, {"weight": 10, "best_epoch": 11.0}]}
@@ -208,7 +229,7 @@ def test_a_planned_refit_must_train_at_least_as_long_as_the_chosen_checkpoints()
 
 
 def test_the_refit_leaves_out_members_of_negligible_weight():
-    from sweeps.ensembles.refit import refit_members
+    from sweeps.ensembles.refit_plan import refit_members
 
     report = {"members": [{"trial_id": t, "weight": w} for t, w in [("a", 238), ("b", 43), ("c", 12), ("d", 1), ("e", 0)]]}
     assert [m["trial_id"] for m in refit_members(report)] == ["a", "b"]  # c has 12 / 294 = 4.1%
@@ -234,7 +255,7 @@ def test_ensemble_splits_the_time_budget_between_search_and_refit():
 @pytest.mark.slow
 def test_a_sweep_with_ensemble_refits_within_its_budget_and_writes_a_submission(ray_local, tiny_data, tmp_path, capsys):
     from sweeps.sweep.definition import CNN
-    from sweeps.ensembles.refit import refit_members
+    from sweeps.ensembles.refit_plan import refit_members
     from sweeps.pipeline import run_cli
     from tests.conftest import sweep_args
 
@@ -274,7 +295,7 @@ def test_usable_cpus_where_the_os_has_no_affinity(monkeypatch):
 
 
 def test_the_refit_plans_parallel_members_from_gpus_as_well_as_cpus():
-    from sweeps.ensembles.refit import parallel_members
+    from sweeps.ensembles.refit_plan import parallel_members
 
     assert parallel_members({"CPU": 2}, 1, 0) == 2
     assert parallel_members({"CPU": 8, "GPU": 1}, 1, 1) == 1  # one GPU: one member at a time

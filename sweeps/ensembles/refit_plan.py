@@ -1,0 +1,105 @@
+"""How long the refit trains, and how many members: planned from the epoch times the sweep measured
+so that every member ends within a time budget (``--ensemble --time-budget-min``, ``library.py
+--refit-time-min``), on the slots the cluster has."""
+
+# Per refit member besides its epochs: a worker starting, TensorFlow's import, tracing, the
+# final predictions and saving the model (measured 10-25 s on this machine's CPUs).
+MEMBER_FIXED_S = 30.0
+MIN_SHARE = 0.05  # of the selection's weight, for a member to be refit
+# A refit epoch against the sweep's epoch time for the same config: no quarter-epoch validation,
+# checkpoints or reports. Measured in bench/budget_quality.py's refits (2 members at a time, as in
+# the sweep): 0.46, 0.47, 0.49 (15 min seeds 0 and 1, 30 min seed 0, 2026-12-03, AMD EPYC Zen 4),
+# against the 0.7 planned, which left a quarter of the refit's time unused (294 s of 400, 609 of
+# 834). The deadline stops a member whose epochs run longer than planned.
+REFIT_EPOCH_RATIO = 0.5
+# When every member reaches its epoch cap with budget to spare, the spare time trains more seeds
+# of the chosen configs, up to the notes' final ensemble of ten members.
+MAX_MEMBERS = 10
+# With a budget, a member's most epochs, as a multiple of the sweep's --max-epochs (the horizon):
+# on this data accuracy still rises past it (notes-final: 0.982-0.990 at 20 epochs).
+EPOCH_CAP = 3
+# Kept back from the budget's deadline after the last epoch: predictions, saving, writing (a few s).
+TAIL_S = 20.0
+
+
+def epochs_within(seconds, epoch_times, slots, cap, fixed_s=MEMBER_FIXED_S):
+    """Most epochs per member such that all members, run as tasks on ``slots`` parallel slots,
+    finish within ``seconds``; ``epoch_times`` are the members' seconds per epoch measured in
+    the sweep. A member takes fixed_s + n * t; list scheduling finishes within sum/slots +
+    (1 - 1/slots) * longest, whatever order the tasks start in. At least 1 epoch, at most ``cap``."""
+    if not epoch_times:
+        return 1
+    slots = max(1, min(slots, len(epoch_times)))
+    spread = 1 - 1 / slots
+    fixed = fixed_s * len(epoch_times) / slots + spread * fixed_s
+    per_epoch = sum(epoch_times) / slots + spread * max(epoch_times)
+    return int(max(1, min(cap, (seconds - fixed) // per_epoch)))
+
+
+def data_scale(data, fit_on, extra_digits=0):
+    """How much longer an epoch is on ``fit_on`` (and ``extra_digits`` pseudo-labelled ones) than
+    on the training split the sweep timed."""
+    sizes = data.sizes()
+    digits = {"train": sizes["train"], "train+val": sizes["train"] + sizes["val"], "all": sum(sizes.values())}
+    return (digits[fit_on] + extra_digits) / sizes["train"]
+
+
+def member_epoch_times(board, library_report, fit_on, data, extra_digits=0):
+    """Planned seconds per refit epoch of each member to refit, from the sweep's measured times."""
+    chosen = [m["trial_id"] for m in refit_members(library_report)]
+    times = board.set_index("trial_id").loc[chosen, "epoch_time_s"]
+    times = times.fillna(times.max()).fillna(0.0)  # a member without whole epochs: as the slowest
+    return [t * data_scale(data, fit_on, extra_digits) * REFIT_EPOCH_RATIO for t in times]
+
+
+def seeds_within(seconds, epoch_times, weights, slots, epochs, most=MAX_MEMBERS):
+    """Seeds per member when every member trains the capped ``epochs`` with time to spare: one
+    more seed at a time, to the member with the most selection weight per seed (so seeds follow
+    the weights), while all of them still fit ``seconds``; at most ``most`` members in all."""
+    seeds = [1] * len(epoch_times)
+    while sum(seeds) < most:
+        more = list(seeds)
+        more[max(range(len(seeds)), key=lambda i: weights[i] / seeds[i])] += 1
+        expanded = [t for t, n in zip(epoch_times, more) for _ in range(n)]
+        if epochs_within(seconds, expanded, slots, cap=epochs) < epochs:
+            break
+        seeds = more
+    return seeds
+
+
+def chosen_epochs(library_report):
+    """The most epochs any checkpoint to be refit had trained: a planned refit shorter than this
+    would replace the library's models by less trained ones."""
+    return max(m["best_epoch"] for m in refit_members(library_report))
+
+
+def budget_plan(board, library_report, left, slots, data, fit_on, cap, extra_digits=0):
+    """(epochs per member, seeds per config) that fit ``left`` seconds on ``slots``: at most ``cap``
+    epochs a member, and when all reach it, more seeds in the time left."""
+    times = member_epoch_times(board, library_report, fit_on, data, extra_digits)
+    epochs, seeds = epochs_within(left, times, slots, cap), None
+    print(f"refit: {left:.0f} s left of the budget: {epochs} epochs per member on {slots} slots", flush=True)
+    if epochs == cap:
+        seeds = seeds_within(left, times, [m["weight"] for m in refit_members(library_report)], slots, epochs)
+        if sum(seeds) > len(seeds):
+            print(f"refit: {epochs} epochs is the most a member trains; the time left trains "
+                  f"{sum(seeds)} members: seeds per config {seeds}", flush=True)
+    return epochs, seeds
+
+
+def parallel_members(resources, cpus, gpus):
+    """How many members train at once: as many as the cluster's CPUs and, when members ask for
+    GPUs, its GPUs hold (2 CPUs and 1 GPU with --gpus-per-trial 1: one member, not two)."""
+    slots = int(resources.get("CPU", 1) // cpus)
+    if gpus:
+        slots = min(slots, int(resources.get("GPU", 0) // gpus + 1e-9))
+    return max(1, slots)
+
+
+
+def refit_members(library_report, min_share=MIN_SHARE):
+    """The chosen members that carry at least ``min_share`` of the selection's weight. Bagged
+    selection gives a weight of 1 in a few hundred to members picked in one bag for a log-loss
+    tie; they change no prediction, but refitting each would cost as much as the main members."""
+    total = sum(m["weight"] for m in library_report["members"])
+    return [m for m in library_report["members"] if m["weight"] and m["weight"] >= min_share * total]
