@@ -7,13 +7,14 @@ Arms at equal wall time, each a fresh process on this machine, on the embedded d
     what is left of B;
 (b) the notes' final recipe: ``ensemble.py --preset notes-final --fit-on train+val
     --time-budget-min B`` with K members and as many epochs as fit B, planned with the same
-    arithmetic (``sweeps.ensembles.refit.epochs_within``, then ``seeds_within`` at the epoch cap) from
+    arithmetic (``sweeps.ensembles.refit_plan.epochs_within``, then ``seeds_within`` at the epoch cap) from
     notes-final's epoch time, timed alone; its members stop at B's deadline as (a)'s refit does;
 (c) the best single trial of (a), as its library report scores it.
 Goal: (a) beats (b) by at least 0.3 points at every budget.
 """
 
 import json
+import re
 import statistics
 import sys
 import time
@@ -38,10 +39,18 @@ def data_flags(seed, limit):
     return ["--seed", str(seed), "--test-fraction", str(TEST_FRACTION), *(["--limit", str(limit)] if limit else [])]
 
 
-def sweep_arm(work, budget, seed, limit):
+def sweep_arm(work, budget, seed, limit, reuse=False):
+    """(a); with ``reuse``, an earlier run's (a) in ``work`` when its log is complete, its wall time
+    the job's own figure ("the whole job took N s", which leaves out the interpreter's start)."""
     name = f"a-{budget:g}min-seed{seed}"
-    flags = ["--ensemble", "--time-budget-min", str(budget), *data_flags(seed, limit)]
-    wall, path, _, _ = common.run_sweep(work, name, flags, log=work / f"{name}.log")
+    log = work / f"{name}.log"
+    took = re.search(r"the whole job took (\d+) s", log.read_text()) if reuse and log.exists() else None
+    if took:
+        wall, path = float(took.group(1)), work / name
+        print(f"  (a) of an earlier run: {path}, {wall:.0f} s", flush=True)
+    else:
+        flags = ["--ensemble", "--time-budget-min", str(budget), *data_flags(seed, limit)]
+        wall, path, _, _ = common.run_sweep(work, name, flags, log=log)
     library = json.loads((path / "library" / "report.json").read_text())
     refit = path / "refit" / "report.json"  # absent when the budget left too little to refit
     refit = json.loads(refit.read_text()) if refit.exists() else None
@@ -73,8 +82,8 @@ def notes_final_epoch_s(seed, limit):
 
 def notes_arm(work, budget, seed, limit, members, epoch_s, scale):
     """K members at the most epochs that fit; at the epoch cap, more members while they fit (the
-    rule (a)'s refit follows, ``sweeps.ensembles.refit.seeds_within``), up to ten."""
-    from sweeps.ensembles.refit import MAX_MEMBERS, epochs_within, seeds_within
+    rule (a)'s refit follows, ``sweeps.ensembles.refit_plan.seeds_within``), up to ten."""
+    from sweeps.ensembles.refit_plan import MAX_MEMBERS, epochs_within, seeds_within
 
     seconds, epoch_s = budget * 60 - STARTUP_S, epoch_s * scale
     epochs = epochs_within(seconds, [epoch_s] * members, SLOTS, cap=EPOCH_CAP)
@@ -134,6 +143,8 @@ def main(argv=None):
 
     p = common.parser(__doc__.split("\n\n")[0], SIZES)
     p.add_argument("--runs", nargs="+", metavar="MIN:SEED", help="budget:seed pairs instead of the mode's, e.g. 15:0 15:1")
+    p.add_argument("--reuse", action="store_true", help="take (a) from an earlier run in --work when it finished there "
+                   "(a run that stopped after (a)); (b) and the scores run again")
     args = common.parse(p, argv)
     size, work = args.size, args.work / "budget_quality"
     if args.runs:
@@ -143,7 +154,7 @@ def main(argv=None):
     rows = []
     for budget, seed in size["runs"]:
         epoch_s, how = notes_final_epoch_s(seed, size["limit"])
-        a = sweep_arm(work, budget, seed, size["limit"])
+        a = sweep_arm(work, budget, seed, size["limit"], args.reuse)
         data = experiment.data_of(experiment.read_metadata(a["path"]))  # (a)'s split, loaded once for every score
         blend = blend_accuracy(a["path"], data)
         sizes = a["library"]["data"]
@@ -193,9 +204,9 @@ def main(argv=None):
     report.note("Setup", f"Embedded digits, --test-fraction {TEST_FRACTION}, --val-fraction 0.15; runs (budget min, "
                 f"seed) {size['runs']}. (a) `cnn_search.py --ensemble --time-budget-min B` (search half, refit half, "
                 f"--fit-on train+val). (b) `ensemble.py --preset notes-final --top-k K --fit-on train+val --epochs E --time-budget-min B`, "
-                f"K = {size['members']} and E planned by sweeps.ensembles.refit.epochs_within from notes-final's epoch time, timed "
+                f"K = {size['members']} and E planned by sweeps.ensembles.refit_plan.epochs_within from notes-final's epoch time, timed "
                 f"alone on 1 thread, on {SLOTS} slots, less {STARTUP_S} s for the process to start; at E = {EPOCH_CAP}, "
-                "K grows while the members fit (sweeps.ensembles.refit.seeds_within, up to 10), as (a)'s refit does.")
+                "K grows while the members fit (sweeps.ensembles.refit_plan.seeds_within, up to 10), as (a)'s refit does.")
     return report.finish()
 
 

@@ -26,6 +26,7 @@ BENCHMARKS = [
     (10, "first_rung", "The first rung: fixed cost and precise BN"),
     (11, "fixed_cost_profile", "Fixed cost per trial"),
     (12, "scheduler_replay", "Schedulers replayed on the recorded learning curves"),
+    (13, "refit_levers", "Refit levers at equal time"),
 ]
 HEADER = """# Benchmark results
 

@@ -1,0 +1,109 @@
+"""13. Refit levers at equal time: what ``--ensemble``'s refit does with its share of the budget.
+
+Each lever refits the chosen configs of bench/budget_quality.py's (a) sweep again, in a fresh
+``library.py`` process, within the seconds (a)'s own refit was planned for (its log: "refit: N s
+left of the budget"), planned by the same rules and with the same seeds: a paired comparison on
+the 1,500 test digits, which choose nothing here. Every arm is also scored with 5 views (TTA).
+Beside (a)'s refit and (b), notes-final alone for the whole budget, of the same budget_quality run.
+
+    python bench/refit_levers.py --runs 30:0 --levers ema members
+
+Runs (a) first when budget_quality has not (same --work). Pseudo-labels are not a lever here: the
+embedded split labels all 5,000 digits, and a --test digit that is a labelled one is never taken.
+"""
+
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import budget_quality  # noqa: E402
+import common  # noqa: E402
+
+SIZES = {"tiny": {"runs": [(1.5, 0)], "limit": 1000}, "quick": {"runs": [(6, 0)], "limit": None},
+         "full": {"runs": [(15, 0), (15, 1), (30, 0), (30, 1)], "limit": None}}
+# name -> (the library.py flags it adds, what it is); "{max_epochs}" is the sweep's horizon.
+LEVERS = {
+    "control": ([], "no lever: (a)'s refit again, the harness's own noise"),
+    "ema": (["--refit-ema"], "weight averaging, Keras' use_ema (momentum 0.99)"),
+    "members": (["--refit-max-epochs", "{max_epochs}"],
+                "more, shorter members: at most the sweep's horizon each, the time left training more seeds"),
+}
+
+
+def sweep_of(work, budget, seed, limit):
+    """(a)'s experiment and its refit's planned seconds, from budget_quality's work directory."""
+    name = f"a-{budget:g}min-seed{seed}"
+    base, log = work / "budget_quality", work / "budget_quality" / f"{name}.log"
+    if not log.exists():
+        budget_quality.sweep_arm(base, budget, seed, limit)
+    planned = re.search(r"^refit: (\d+) s left of the budget", log.read_text(), re.M)
+    if planned is None:
+        raise SystemExit(f"{log}: (a) planned no refit (too little budget left), so no lever can be compared")
+    return base / name, float(planned.group(1))
+
+
+def lever_arm(work, path, seconds, lever, metadata, budget, seed):
+    flags = [f.format(max_epochs=metadata["max_epochs"]) for f in LEVERS[lever][0]]
+    out = work / f"{lever}-{budget:g}min-seed{seed}"
+    cmd = [common.PYTHON, "sweeps/library.py", str(path), "--fit-on", "train+val", "--refit-time-min",
+           f"{seconds / 60:.4f}", "--out", str(out / "library"), *flags]
+    common.run(cmd, log=out.with_suffix(".log"))
+    return out / "refit"
+
+
+def scored(refit_dir, data):
+    """(test accuracy, with 5 views, members x epochs trained, refit seconds) of a saved refit."""
+    report = json.loads((refit_dir / "report.json").read_text())
+    tta, _ = budget_quality.tta_accuracy(refit_dir, data)
+    trained = sorted({m["epochs_trained"] for m in report["members"]})
+    epochs = f"{trained[0]}" if len(trained) == 1 else f"{trained[0]}-{trained[-1]}"
+    return report["test_accuracy"], tta, f"{len(report['members'])} x {epochs}", report["wall_time_s"]
+
+
+def main(argv=None):
+    from sweeps.sweep import experiment
+
+    p = common.parser(__doc__.split("\n\n")[0], SIZES)
+    p.add_argument("--runs", nargs="+", metavar="MIN:SEED", help="budget:seed pairs instead of the mode's")
+    p.add_argument("--levers", nargs="+", choices=sorted(LEVERS), default=sorted(LEVERS))
+    args = common.parse(p, argv)
+    if args.runs:
+        args.size["runs"] = [(float(run.split(":")[0]), int(run.split(":")[1])) for run in args.runs]
+    work = args.work / "refit_levers"
+    work.mkdir(parents=True, exist_ok=True)
+    report, rows, planned = common.Report("refit_levers", "13. Refit levers at equal time", args), [], {}
+    for budget, seed in args.size["runs"]:
+        path, seconds = sweep_of(args.work, budget, seed, args.size["limit"])
+        planned[budget, seed] = seconds
+        metadata = experiment.read_metadata(path)
+        data = experiment.data_of(metadata)
+        notes = args.work / "budget_quality" / f"b-{budget:g}min-seed{seed}" / "report.json"
+        b = json.loads(notes.read_text())["test_accuracy"]["chosen"] if notes.exists() else None
+        base = scored(path / "refit", data)
+        rows.append((budget, seed, "(a) as run", base, b))
+        for lever in args.levers:
+            rows.append((budget, seed, lever, scored(lever_arm(work, path, seconds, lever, metadata, budget, seed), data), b))
+            print(f"  {budget:g} min seed {seed} {lever}: {rows[-1][3][0]:.4f} against (a)'s {base[0]:.4f}", flush=True)
+    by_arm = {}
+    for budget, seed, arm, score, b in rows:
+        base = next(r[3] for r in rows if r[:2] == (budget, seed) and r[2] == "(a) as run")
+        by_arm.setdefault((budget, arm), []).append(100 * (score[0] - base[0]))
+    for (budget, arm), gains in sorted(by_arm.items()):
+        if arm != "(a) as run":
+            report.add(common.figure(f"{budget:g} min: {arm} - (a)'s refit, points", statistics.mean(gains),
+                                     fmt=f"{{:+.2f}} (half-range {(max(gains) - min(gains)) / 2:.2f}, {len(gains)} seeds)"))
+    report.note("Every arm", common.table(
+        [(f"{bu:g}", s, arm, f"{sc[0]:.4f}", f"{sc[1]:.4f}", "-" if b is None else f"{100 * (sc[0] - b):+.2f}",
+          sc[2], f"{sc[3]:.0f}") for bu, s, arm, sc, b in rows],
+        ["budget min", "seed", "arm", "test accuracy", "with 5 views", "- (b) notes-final, points", "members x epochs",
+         "refit s"]))
+    report.note("Planned seconds", ", ".join(f"{b:g} min seed {s}: {seconds:.0f} s" for (b, s), seconds in planned.items()))
+    report.note("Levers", "\n".join(f"- {name}: `{' '.join(flags) or '(none)'}`: {what}" for name, (flags, what) in LEVERS.items()))
+    return report.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
