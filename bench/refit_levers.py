@@ -5,6 +5,8 @@ Each lever refits the chosen configs of bench/budget_quality.py's (a) sweep agai
 left of the budget"), planned by the same rules and with the same seeds: a paired comparison on
 the 1,500 test digits, which choose nothing here. Every arm is also scored with 5 views (TTA).
 Beside (a)'s refit and (b), notes-final alone for the whole budget, of the same budget_quality run.
+The control arm is the refit again without a lever: against (a)'s refit as run it measures this
+harness, and any change of the plan's rules since (a) ran; the levers are measured against it.
 
     python bench/refit_levers.py --runs 30:0 --levers ema members
 
@@ -63,6 +65,17 @@ def scored(refit_dir, data):
     return report["test_accuracy"], tta, f"{len(report['members'])} x {epochs}", report["wall_time_s"]
 
 
+def comparisons(levers):
+    """(arm, the arm it is measured against): a lever against the control when one ran (the same
+    plan, the same process kind), else against (a)'s refit as run; the control against (a)'s refit."""
+    base = "control" if "control" in levers else "(a) as run"
+    return [(lever, "(a) as run" if lever == "control" else base) for lever in levers]
+
+
+def score(rows, budget, seed, arm):
+    return next(r[3] for r in rows if r[:3] == (budget, seed, arm))
+
+
 def main(argv=None):
     from sweeps.sweep import experiment
 
@@ -87,13 +100,11 @@ def main(argv=None):
         for lever in args.levers:
             rows.append((budget, seed, lever, scored(lever_arm(work, path, seconds, lever, metadata, budget, seed), data), b))
             print(f"  {budget:g} min seed {seed} {lever}: {rows[-1][3][0]:.4f} against (a)'s {base[0]:.4f}", flush=True)
-    by_arm = {}
-    for budget, seed, arm, score, b in rows:
-        base = next(r[3] for r in rows if r[:2] == (budget, seed) and r[2] == "(a) as run")
-        by_arm.setdefault((budget, arm), []).append(100 * (score[0] - base[0]))
-    for (budget, arm), gains in sorted(by_arm.items()):
-        if arm != "(a) as run":
-            report.add(common.figure(f"{budget:g} min: {arm} - (a)'s refit, points", statistics.mean(gains),
+    for budget in sorted({r[0] for r in rows}):
+        for arm, base_arm in comparisons(args.levers):
+            gains = [100 * (score(rows, budget, seed, arm)[0] - score(rows, budget, seed, base_arm)[0])
+                     for seed in sorted({r[1] for r in rows if r[0] == budget})]
+            report.add(common.figure(f"{budget:g} min: {arm} - {base_arm}, points", statistics.mean(gains),
                                      fmt=f"{{:+.2f}} (half-range {(max(gains) - min(gains)) / 2:.2f}, {len(gains)} seeds)"))
     report.note("Every arm", common.table(
         [(f"{bu:g}", s, arm, f"{sc[0]:.4f}", f"{sc[1]:.4f}", "-" if b is None else f"{100 * (sc[0] - b):+.2f}",
