@@ -148,6 +148,9 @@ def validate(args, parser, definition, given=frozenset()):
     for flag in ("refit_epochs", "refit_max_epochs"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    if args.refit_max_epochs is not None and not (args.ensemble and args.time_budget_min):
+        parser.error("--refit-max-epochs needs --ensemble and --time-budget-min (it caps the epochs planned to fit "
+                     "the refit's share of the budget)")
     if args.pseudo_label is not None and not (args.ensemble and args.test):
         parser.error("--pseudo-label needs --ensemble (the refit it feeds) and --test (the digits it labels)")
     if args.mlflow:

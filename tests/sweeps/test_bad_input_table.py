@@ -101,6 +101,7 @@ def test_tta_outside_its_views_is_refused_by_every_command(bad, capsys):
     (["--ensemble", "--pseudo-label", "0.99"], "--pseudo-label needs --ensemble (the refit it feeds) and --test"),
     (["--test", "t.csv", "--pseudo-label", "0.99"], "--pseudo-label needs --ensemble"),
     (["--ensemble", "--refit-max-epochs", "0"], "--refit-max-epochs must be at least 1, got 0"),
+    (["--ensemble", "--time-budget-min", "0", "--refit-max-epochs", "16"], "--refit-max-epochs needs --ensemble and --time-budget-min"),
 ])
 def test_the_sweep_refuses_a_refit_it_cannot_make(argv, expected, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
