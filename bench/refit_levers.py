@@ -36,15 +36,13 @@ LEVERS = {
 
 
 def sweep_of(work, budget, seed, limit):
-    """(a)'s experiment and its refit's planned seconds, from budget_quality's work directory."""
-    name = f"a-{budget:g}min-seed{seed}"
-    base, log = work / "budget_quality", work / "budget_quality" / f"{name}.log"
-    if not log.exists():
-        budget_quality.sweep_arm(base, budget, seed, limit)
+    """(a)'s experiment and its refit's planned seconds: budget_quality's own (a), reused when it ran."""
+    a = budget_quality.sweep_arm(work / "budget_quality", budget, seed, limit, reuse=True)
+    log = work / "budget_quality" / f"{a['path'].name}.log"
     planned = re.search(r"^refit: (\d+) s left of the budget", log.read_text(), re.M)
     if planned is None:
         raise SystemExit(f"{log}: (a) planned no refit (too little budget left), so no lever can be compared")
-    return base / name, float(planned.group(1))
+    return a["path"], float(planned.group(1))
 
 
 def lever_arm(work, path, seconds, lever, metadata, budget, seed):
