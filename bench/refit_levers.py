@@ -11,7 +11,8 @@ harness, and any change of the plan's rules since (a) ran; the levers are measur
     python bench/refit_levers.py --runs 30:0 --levers ema members
 
 Runs (a) first when budget_quality has not (same --work). Pseudo-labels are not a lever here: the
-embedded split labels all 5,000 digits, and a --test digit that is a labelled one is never taken.
+embedded split labels all 5,000 digits, and a --test digit that is a labelled one is never taken;
+bench/pseudo_labels.py measures them on (a) in Kaggle's form.
 """
 
 import json
@@ -35,23 +36,32 @@ LEVERS = {
 }
 
 
+def planned_refit_s(log):
+    """The seconds a sweep's refit was planned for, from its log ("refit: N s left of the budget")."""
+    planned = re.search(r"^refit: (\d+) s left of the budget", Path(log).read_text(), re.M)
+    if planned is None:
+        raise SystemExit(f"{log}: the sweep planned no refit (too little budget left), so no lever can be compared")
+    return float(planned.group(1))
+
+
 def sweep_of(work, budget, seed, limit):
     """(a)'s experiment and its refit's planned seconds: budget_quality's own (a), reused when it ran."""
     a = budget_quality.sweep_arm(work / "budget_quality", budget, seed, limit, reuse=True)
-    log = work / "budget_quality" / f"{a['path'].name}.log"
-    planned = re.search(r"^refit: (\d+) s left of the budget", log.read_text(), re.M)
-    if planned is None:
-        raise SystemExit(f"{log}: (a) planned no refit (too little budget left), so no lever can be compared")
-    return a["path"], float(planned.group(1))
+    return a["path"], planned_refit_s(work / "budget_quality" / f"{a['path'].name}.log")
+
+
+def refit_arm(out, path, seconds, flags, fit_on="train+val"):
+    """Refit ``path``'s chosen configs again in a fresh ``library.py`` process within ``seconds``,
+    with ``flags`` added; the refit's directory."""
+    cmd = [common.PYTHON, "sweeps/library.py", str(path), "--fit-on", fit_on, "--refit-time-min",
+           f"{seconds / 60:.4f}", "--out", str(out / "library"), *flags]
+    common.run(cmd, log=out.with_suffix(".log"))
+    return out / "refit"
 
 
 def lever_arm(work, path, seconds, lever, metadata, budget, seed):
     flags = [f.format(max_epochs=metadata["max_epochs"]) for f in LEVERS[lever][0]]
-    out = work / f"{lever}-{budget:g}min-seed{seed}"
-    cmd = [common.PYTHON, "sweeps/library.py", str(path), "--fit-on", "train+val", "--refit-time-min",
-           f"{seconds / 60:.4f}", "--out", str(out / "library"), *flags]
-    common.run(cmd, log=out.with_suffix(".log"))
-    return out / "refit"
+    return refit_arm(work / f"{lever}-{budget:g}min-seed{seed}", path, seconds, flags)
 
 
 def scored(refit_dir, data):

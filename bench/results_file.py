@@ -27,6 +27,7 @@ BENCHMARKS = [
     (11, "fixed_cost_profile", "Fixed cost per trial"),
     (12, "scheduler_replay", "Schedulers replayed on the recorded learning curves"),
     (13, "refit_levers", "Refit levers at equal time"),
+    (14, "pseudo_labels", "Pseudo-labels at equal time"),
 ]
 HEADER = """# Benchmark results
 
