@@ -12,7 +12,7 @@ its validation split 750 digits as in budget_quality; then, as bench/refit_lever
 refit again in a fresh ``library.py`` process within the seconds (a)'s refit was planned for,
 with the same seeds: ``control`` with no lever, ``pseudo-P`` with ``--pseudo-label P``.
 
-    python bench/pseudo_labels.py --runs 15:0 15:1 --thresholds 0.99
+    python bench/pseudo_labels.py --runs 15:0 15:1 --thresholds 0.9 0.99
 """
 
 import json
@@ -29,7 +29,9 @@ import refit_levers  # noqa: E402
 
 SIZES = {"tiny": {"runs": [(1.5, 0)], "limit": 1000}, "quick": {"runs": [(6, 0)], "limit": None},
          "full": {"runs": [(15, 0), (15, 1)], "limit": None}}
-THRESHOLDS = [0.99]  # the issue's check outside the project: 0.99 took 8,915 of 10,000 digits, 2 wrong
+# The issue's check outside the project found 0.99 no better than none (it took 8,915 of 10,000
+# digits, 2 wrong: the easy ones); 0.9 also takes digits nearer the margin.
+THRESHOLDS = [0.9]
 # train.csv's own held-out share: the least its split allows; the refit trains on all of train.csv.
 SWEEP_TEST_FRACTION = 0.05
 HALVES = ("pool", "disjoint")
