@@ -66,15 +66,33 @@ def member_callbacks(config, epochs, validation, deadline, steps_per_epoch=None)
     return callbacks
 
 
+class EpochBoard:
+    """Epochs done per member, told by the members (``epoch_progress``) and read by the
+    refit's driver; a Ray actor of no CPU."""
+
+    def __init__(self, members):
+        self.epochs = [0] * members
+
+    def report(self, member, epochs):
+        self.epochs[member] = max(self.epochs[member], epochs)
+
+    def read(self):
+        return list(self.epochs)
+
+
 def epoch_progress(progress, member):
-    """A Keras callback that puts ``(member, epochs done)`` on ``progress`` (a ``ray.util.queue.Queue``)
-    after every epoch, for the driver's progress line."""
+    """A Keras callback that tells ``progress`` (an ``EpochBoard`` actor) each epoch done, for the
+    driver's progress line. Fire and forget: a task blocked in ``ray.get`` gives its CPU back to
+    Ray, which starts a waiting member on it (Ray's "yielding resources while blocked"), so a
+    member that waited for each report would train more members at once than the CPUs hold (3 on
+    2 CPUs, seen in a refit with ``ray.util.queue``: its last members started late and the
+    deadline cut them)."""
     import keras
 
     def report(epoch, logs=None):
         try:
-            progress.put_nowait((member, epoch + 1))
-        except Exception:  # noqa: BLE001 - a full or gone queue costs a progress line, never the member
+            progress.report.remote(member, epoch + 1)
+        except Exception:  # noqa: BLE001 - a gone board costs a progress line, never the member
             pass
 
     return keras.callbacks.LambdaCallback(on_epoch_end=report)
@@ -84,9 +102,10 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
                  progress=None, member=0, tta=1):
     """Fit ``build(config)`` from scratch; return probabilities, the epochs trained and the saved
     model's bytes. ``deadline`` (``time.time()`` seconds): stop early rather than run past it;
-    ``progress``: a queue told each epoch done (``epoch_progress``)."""
+    ``progress``: told each epoch done (``epoch_progress``)."""
     from trainables.keras_trainable import configure_tensorflow
 
+    started = time.time()
     configure_tensorflow(max(1, int(cpus)))
     import keras
 
@@ -115,4 +134,5 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     return {
         "val": predict(data.x_val), "test": predict(data.x_test),
         "extra": predict(extra_images), "model": model_bytes, "epochs_trained": len(history.epoch),
+        "started": started, "ended": time.time(),
     }

@@ -132,8 +132,8 @@ def progress_line(label, done, total, epochs_done, epochs, elapsed):
 
 def gather(futures, label="refit", heartbeat_s=HEARTBEAT_S, clock=time.perf_counter, progress=None, epochs=0):
     """``ray.get`` of all ``futures`` in order, printing members and epochs done, elapsed time and
-    an ETA as each member finishes and at least every ``heartbeat_s``; ``progress``: the queue the
-    members put ``(member, epochs done)`` on."""
+    an ETA as each member finishes and at least every ``heartbeat_s``; ``progress``: the
+    ``EpochBoard`` actor the members report their epochs to."""
     import ray
 
     position = {ref: i for i, ref in enumerate(futures)}
@@ -143,10 +143,11 @@ def gather(futures, label="refit", heartbeat_s=HEARTBEAT_S, clock=time.perf_coun
         ready, pending = ray.wait(pending, num_returns=1, timeout=heartbeat_s)
         for ref in ready:
             results[position[ref]] = ray.get(ref)
-            epochs_done[position[ref]] = results[position[ref]]["epochs_trained"]
-        while progress is not None and not progress.empty():
-            member, epoch = progress.get_nowait()
-            epochs_done[member] = max(epochs_done[member], epoch)
+        if progress is not None:
+            epochs_done = [max(a, b) for a, b in zip(epochs_done, ray.get(progress.read.remote()))]
+        for i, result in enumerate(results):
+            if result is not None:
+                epochs_done[i] = result["epochs_trained"]
         print(progress_line(label, len(futures) - len(pending), len(futures), epochs_done, epochs,
                             clock() - started), flush=True)
     return results
@@ -158,19 +159,18 @@ def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, ex
     the object store once. ``deadline`` (``time.time()`` seconds): each member stops early rather
     than run past it. ``label`` names the progress lines; ``tta``: views each prediction averages."""
     import ray
-    from ray.util.queue import Queue
 
-    from trainables.ensemble_member import train_member
+    from trainables.ensemble_member import EpochBoard, train_member
 
     task = ray.remote(train_member).options(num_cpus=cpus, num_gpus=gpus, max_retries=2)
     data_ref, extra_ref = ray.put(data), ray.put(extra)
-    progress = Queue(maxsize=10_000, actor_options={"num_cpus": 0})
+    progress = ray.remote(num_cpus=0)(EpochBoard).remote(len(members))
     futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref, deadline,
                            progress, i, tta) for i, m in enumerate(members)]
     try:
         return gather(futures, label, progress=progress, epochs=epochs)
     finally:
-        progress.shutdown()
+        ray.kill(progress)
 
 
 def build_report(members, results, data, fit_on, epochs, seed):

@@ -3,9 +3,10 @@
 import time
 
 import keras
+import pytest
 
 from search_spaces.mlp import PRESETS
-from trainables.ensemble_member import stop_at_deadline, train_member
+from trainables.ensemble_member import EpochBoard, stop_at_deadline, train_member
 
 BUILD = "trainables.models:build_mlp"
 CONFIG = PRESETS["bn-relu-200-150"]
@@ -47,3 +48,21 @@ def test_with_validation_held_out_the_best_epochs_weights_are_kept(tiny_data):
     assert len(history.epoch) == 6
     assert kept == min(history.history["val_loss"]) or abs(kept - min(history.history["val_loss"])) < 1e-4
     assert history.history["val_loss"][-1] != min(history.history["val_loss"])  # else this proves nothing
+
+
+@pytest.mark.slow
+def test_a_member_never_waits_for_its_progress_board(ray_local, tiny_data):
+    # A member waiting in ray.get for a report hands its CPU back to Ray, which starts one more
+    # member on it than the CPUs hold (seen: 3 refit members on 2 CPUs, the last ones then cut by
+    # the deadline). This board takes 5 s a report: a member that waited would return with all taken.
+    class SlowBoard(EpochBoard):
+        def report(self, member, epochs):
+            time.sleep(5)
+            super().report(member, epochs)
+
+    board = ray_local.remote(num_cpus=0, max_concurrency=4)(SlowBoard).remote(1)
+    result = train_member(CONFIG, 0, BUILD, tiny_data, "train", 3, 1, progress=board, member=0)
+    assert result["epochs_trained"] == 3 and result["ended"] >= result["started"]
+    assert ray_local.get(board.read.remote()) == [0]  # not one report taken yet
+    time.sleep(6)
+    assert ray_local.get(board.read.remote()) == [3]  # and every one taken since
