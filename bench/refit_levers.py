@@ -55,7 +55,7 @@ def refit_arm(out, path, seconds, flags, fit_on="train+val"):
     with ``flags`` added; the refit's directory."""
     cmd = [common.PYTHON, "sweeps/library.py", str(path), "--fit-on", fit_on, "--refit-time-min",
            f"{seconds / 60:.4f}", "--out", str(out / "library"), *flags]
-    common.run(cmd, log=out.with_suffix(".log"))
+    common.run(cmd, log=out.parent / f"{out.name}.log")  # not with_suffix: "pseudo-0.9-..." has a dot
     return out / "refit"
 
 

@@ -206,7 +206,7 @@ def build_parser():
     refit.add_argument("--refit-ema", action="store_true", help="refit members average their weights (Keras' use_ema)")
     refit.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                        help="--test's digits that the library ensemble labels with probability >= P join the refit's "
-                       "training digits (needs --test; off by default: unmeasured at equal time)")
+                       "training digits (needs --test; off by default: at 0.9 it lost at equal time, bench/RESULTS.md section 14)")
     refit.add_argument("--cpus-per-member", type=float, default=1.0)
     refit.add_argument("--gpus-per-member", type=float, default=0.0)
     refit.add_argument("--address", help="Ray cluster address; a local Ray of its own by default")
