@@ -105,7 +105,6 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     ``progress``: told each epoch done (``epoch_progress``)."""
     from trainables.keras_trainable import configure_tensorflow
 
-    started = time.time()
     configure_tensorflow(max(1, int(cpus)))
     import keras
 
@@ -134,5 +133,4 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     return {
         "val": predict(data.x_val), "test": predict(data.x_test),
         "extra": predict(extra_images), "model": model_bytes, "epochs_trained": len(history.epoch),
-        "started": started, "ended": time.time(),
     }
