@@ -138,11 +138,13 @@ def main(argv=None):
     rows = [(budget, seed, *arm) for budget, seed in args.size["runs"]
             for arm in arms(work, budget, seed, args.size["limit"], args.thresholds, args.reuse)]
     pairs = [("control", "(a) as run")] + [(f"pseudo-{t:g}", "control") for t in args.thresholds]
+    scores = {(b, s, arm): sc for b, s, arm, sc, _ in rows}
     for budget in sorted({r[0] for r in rows}):
+        seeds = sorted({r[1] for r in rows if r[0] == budget})
         for arm, base in pairs:
             for half in HALVES:
-                gains = [100 * (a[3][half, 1] - c[3][half, 1]) for a in rows for c in rows
-                         if a[:3] == (budget, a[1], arm) and c[:3] == (budget, a[1], base)]
+                gains = [100 * (scores[budget, s, arm][half, 1] - scores[budget, s, base][half, 1])
+                         for s in seeds if (budget, s, arm) in scores and (budget, s, base) in scores]
                 if gains:
                     report.add(common.figure(f"{budget:g} min: {arm} - {base}, {half} digits, points", statistics.mean(gains),
                                              fmt=f"{{:+.2f}} (half-range {(max(gains) - min(gains)) / 2:.2f}, {len(gains)} seeds)"))
