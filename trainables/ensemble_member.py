@@ -33,56 +33,80 @@ def member_training_set(data, fit_on, seed):
     raise ValueError(f"fit_on must be one of {FIT_ON}, got {fit_on!r}")
 
 
-def stop_at_deadline(deadline, clock=time.time):
-    """A Keras callback ending training after the epoch that would leave too little time for
-    another like it before ``deadline`` (seconds since the epoch: tasks run in other processes)."""
+def fit_to_deadline(deadline, epochs, most=None, retarget=None, clock=time.time):
+    """A Keras callback that fits a member's epochs to the time it has: after each epoch it counts
+    the epochs like it that still end by ``deadline`` (seconds since the epoch: tasks run in other
+    processes). After the first two epochs (the first one traces the graph, so it overstates)
+    the member's length is set from that count, up to ``most`` (default ``epochs``, the plan's);
+    after them it only shortens, and it stops after the epoch that leaves too little time for
+    another. ``retarget(epochs)`` is told each new length, so that a schedule spanning the whole
+    run (cosine, one-cycle) ends where the member ends. The plan's ``epochs`` come from the sweep's
+    epoch times, which misstate a refit epoch by a factor that differs from one machine to another
+    (0.5 to 0.9 of them measured): the member's own epochs are the measure."""
     import keras
 
-    class StopAtDeadline(keras.callbacks.Callback):
+    most = max(epochs, most or epochs)
+
+    class FitToDeadline(keras.callbacks.Callback):
+        target, told = epochs, staticmethod(retarget or (lambda length: None))
+
         def on_epoch_begin(self, epoch, logs=None):
             self.began = clock()
 
         def on_epoch_end(self, epoch, logs=None):
-            now = clock()
-            if now + (now - self.began) > deadline:
+            now, done = clock(), epoch + 1
+            fits = done + max(0, int((deadline - now) // max(now - self.began, 1e-9)))
+            target = min(most, fits) if done <= 2 else min(self.target, fits)
+            if target != self.target and target > done:
+                self.told(target)
+            self.target = target
+            if done >= target:
                 self.model.stop_training = True
 
-    return StopAtDeadline()
+    return FitToDeadline()
 
 
-def member_callbacks(config, epochs, validation, deadline, steps_per_epoch=None):
+def member_callbacks(config, epochs, validation, deadline, steps_per_epoch=None, most=None):
     """The config's schedule; with validation held out, the best epoch's weights kept (by
-    validation loss, the quantity the plateau schedule watches); with a deadline, a stop before it."""
+    validation loss, the quantity the plateau schedule watches); with a deadline, the member's
+    length fitted to it (``fit_to_deadline``), at most ``most`` epochs."""
     import keras
 
-    from trainables.models import schedule_callbacks
+    from trainables.models import StepSchedule, schedule_callbacks, step_schedule
 
     callbacks = schedule_callbacks(config, monitor="val_loss" if validation else "loss", epochs=epochs,
                                    steps_per_epoch=steps_per_epoch)
     if validation:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=epochs, restore_best_weights=True))
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=max(epochs, most or 0),
+                                                       restore_best_weights=True))
     if deadline is not None:
-        callbacks.append(stop_at_deadline(deadline))
+        def retarget(length):
+            for callback in callbacks:
+                if isinstance(callback, StepSchedule):
+                    callback.schedule = step_schedule(config, length * steps_per_epoch)
+
+        callbacks.append(fit_to_deadline(deadline, epochs, most, retarget))
     return callbacks
 
 
 class EpochBoard:
-    """Epochs done per member, told by the members (``epoch_progress``) and read by the
-    refit's driver; a Ray actor of no CPU."""
+    """Epochs done and planned per member, told by the members (``epoch_progress``) and read by
+    the refit's driver; a Ray actor of no CPU."""
 
-    def __init__(self, members):
-        self.epochs = [0] * members
+    def __init__(self, lengths):
+        self.epochs, self.lengths = [0] * len(lengths), list(lengths)
 
-    def report(self, member, epochs):
+    def report(self, member, epochs, length=None):
         self.epochs[member] = max(self.epochs[member], epochs)
+        self.lengths[member] = length or self.lengths[member]
 
     def read(self):
-        return list(self.epochs)
+        return list(self.epochs), list(self.lengths)
 
 
-def epoch_progress(progress, member):
-    """A Keras callback that tells ``progress`` (an ``EpochBoard`` actor) each epoch done, for the
-    driver's progress line. Fire and forget: a task blocked in ``ray.get`` gives its CPU back to
+def epoch_progress(progress, member, length=lambda: None):
+    """A Keras callback that tells ``progress`` (an ``EpochBoard`` actor) each epoch done and the
+    member's length now (``length()``), for the driver's progress line. Fire and forget: a task blocked in ``ray.get`` gives its CPU back to
     Ray, which starts a waiting member on it (Ray's "yielding resources while blocked"), so a
     member that waited for each report would train more members at once than the CPUs hold (3 on
     2 CPUs, seen in a refit with ``ray.util.queue``: its last members started late and the
@@ -91,7 +115,7 @@ def epoch_progress(progress, member):
 
     def report(epoch, logs=None):
         try:
-            progress.report.remote(member, epoch + 1)
+            progress.report.remote(member, epoch + 1, length())
         except Exception:  # noqa: BLE001 - a gone board costs a progress line, never the member
             pass
 
@@ -99,10 +123,10 @@ def epoch_progress(progress, member):
 
 
 def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_images=None, deadline=None,
-                 progress=None, member=0, tta=1):
+                 progress=None, member=0, tta=1, most=None):
     """Fit ``build(config)`` from scratch; return probabilities, the epochs trained and the saved
-    model's bytes. ``deadline`` (``time.time()`` seconds): stop early rather than run past it;
-    ``progress``: told each epoch done (``epoch_progress``)."""
+    model's bytes. ``deadline`` (``time.time()`` seconds): the member's ``epochs`` fitted to end by
+    it, at most ``most`` (``fit_to_deadline``); ``progress``: told each epoch done (``epoch_progress``)."""
     from trainables.keras_trainable import configure_tensorflow
 
     configure_tensorflow(max(1, int(cpus)))
@@ -114,12 +138,11 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     keras.utils.set_random_seed(seed)
     x, y, validation = member_training_set(data, fit_on, seed)
     model = resolve(build_ref)(config)
-    history = model.fit(
-        x, y, batch_size=config["batch_size"], epochs=epochs, validation_data=validation,
-        callbacks=[*member_callbacks(config, epochs, validation, deadline, steps_per_epoch(x, config)),
-                   *([epoch_progress(progress, member)] if progress is not None else [])],
-        verbose=0,
-    )
+    callbacks = member_callbacks(config, epochs, validation, deadline, steps_per_epoch(x, config), most)
+    if progress is not None:  # after the fitting callback: it reports the length that callback set
+        callbacks.append(epoch_progress(progress, member, lambda: getattr(callbacks[-1], "target", None)))
+    history = model.fit(x, y, batch_size=config["batch_size"], epochs=max(epochs, most or 0) if deadline else epochs,
+                        validation_data=validation, callbacks=callbacks, verbose=0)
 
     def predict(images):
         from trainables.ensemble import predict_views

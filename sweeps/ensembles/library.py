@@ -195,9 +195,9 @@ def build_parser():
     refit = p.add_argument_group("refit: train the chosen configs again from scratch (sweeps/refit.py)")
     refit.add_argument("--refit-epochs", type=int, help="epochs per refit member")
     refit.add_argument("--refit-time-min", type=float, metavar="M",
-                       help="refit within M minutes: each member trains as many epochs as fit (planned from the "
-                       "sweep's epoch times) and stops at the deadline; at the epoch cap, more seeds (default: "
-                       "no refit unless --refit-epochs)")
+                       help="refit within M minutes: the time shared out from the sweep's epoch times, each member "
+                       "fitting its epochs to its share by its own epoch times; at the epoch cap, more seeds "
+                       "(default: no refit unless --refit-epochs)")
     refit.add_argument("--refit-max-epochs", type=int, metavar="E",
                        help=f"with --refit-time-min: the most epochs a member trains, the time left training more "
                        f"seeds (default: {refit_plan.EPOCH_CAP} x the sweep's --max-epochs)")

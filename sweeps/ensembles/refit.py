@@ -63,7 +63,7 @@ def after_sweep(path, board, args, deadline):
 
 def within(path, board, library_report, settings, left_s, max_epochs, out=None, library_dir=None):
     """Refit in ``left_s`` seconds (None: no limit): pseudo-labels first, so that the plan counts the
-    digits they add, then the epochs (and seeds) that fit, each member stopping at the deadline.
+    digits they add, then the epochs (and seeds) that fit and each member's share of the time.
     Returns (report, out), or (None, None) when the budget leaves less than the library's models had."""
     import ray
 
@@ -74,22 +74,24 @@ def within(path, board, library_report, settings, left_s, max_epochs, out=None, 
     data = experiment.data_of(experiment.read_metadata(path))
     extra = load_kaggle_csv(settings.test_csv, labelled=False)[0] if settings.test_csv else None
     labelled = pseudo_labelled(path, library_report, data, extra, settings, library_dir)
-    epochs, seeds = settings.epochs, None
+    # A member fits its epochs to end by its deadline: the budget's end, or with planned epochs its share of it.
+    epochs, seeds, deadline, most = settings.epochs, None, None if ends is None else ends - TAIL_S, None
     if epochs is None and ends is None:
         epochs = max_epochs
     elif epochs is None:
         slots = parallel_members(ray.cluster_resources(), settings.cpus, settings.gpus)
-        cap = settings.epoch_cap or EPOCH_CAP * max_epochs
+        most = settings.epoch_cap or EPOCH_CAP * max_epochs
         added = labelled[1]["used"] if labelled else 0
-        epochs, seeds = budget_plan(board, library_report, ends - time.time(), slots, data, settings.fit_on, cap, added)
+        now = time.time()
+        epochs, seeds, shares = budget_plan(board, library_report, ends - now, slots, data, settings.fit_on, most, added)
+        deadline = [now + share for share in shares]
         trained = chosen_epochs(library_report)
         if epochs < trained:  # shorter than the checkpoints it would replace: worse, not better
             print(f"refit: skipped: the chosen checkpoints trained up to {trained:g} epochs, the budget leaves "
                   f"{epochs}; the library ensemble is the result", flush=True)
             return None, None
-    stop_by = None if ends is None else ends - TAIL_S  # a member stops after the epoch that would overrun it
-    return run(path, library_report, out or experiment.child(path, OUT), settings, epochs, data, extra, stop_by, seeds,
-               labelled)
+    return run(path, library_report, out or experiment.child(path, OUT), settings, epochs, data, extra, deadline, seeds,
+               labelled, most)
 
 
 def pseudo_labelled(path, library_report, data, extra, settings, library_dir=None):
@@ -121,52 +123,57 @@ def plan(library_report, experiment_path, seeds=None, ema=False):
     return members
 
 
-def progress_line(label, done, total, epochs_done, epochs, elapsed):
-    """``refit: 1/3 members done, epochs 20+12+4 of 3x20, 95 s elapsed, ETA 140 s``: the ETA from
-    the epochs trained so far, so that it says something before the first member ends."""
-    trained = sum(epochs_done)
-    line = f"{label}: {done}/{total} members done, epochs {'+'.join(map(str, epochs_done))} of {total}x{epochs}"
-    eta = f"ETA {elapsed / trained * (total * epochs - trained):.0f} s" if trained else "ETA after the first epoch"
+def progress_line(label, done, total, epochs_done, lengths, elapsed):
+    """``refit: 1/3 members done, epochs 20+12+4 of 20+18+18, 95 s elapsed, ETA 140 s`` (``of 3x20``
+    when the members' lengths are equal): the ETA from the epochs trained so far, so that it says
+    something before the first member ends."""
+    trained, planned = sum(epochs_done), sum(lengths)
+    of = f"{total}x{lengths[0]}" if len(set(lengths)) == 1 else "+".join(map(str, lengths))
+    line = f"{label}: {done}/{total} members done, epochs {'+'.join(map(str, epochs_done))} of {of}"
+    eta = f"ETA {elapsed / trained * max(0, planned - trained):.0f} s" if trained else "ETA after the first epoch"
     return f"{line}, {elapsed:.0f} s elapsed, {eta}"
 
 
 def gather(futures, label="refit", heartbeat_s=HEARTBEAT_S, clock=time.perf_counter, progress=None, epochs=0):
     """``ray.get`` of all ``futures`` in order, printing members and epochs done, elapsed time and
     an ETA as each member finishes and at least every ``heartbeat_s``; ``progress``: the
-    ``EpochBoard`` actor the members report their epochs to."""
+    ``EpochBoard`` actor the members report their epochs and lengths to."""
     import ray
 
     position = {ref: i for i, ref in enumerate(futures)}
     results, pending, started = [None] * len(futures), list(futures), clock()
-    epochs_done = [0] * len(futures)
+    epochs_done, lengths = [0] * len(futures), [epochs] * len(futures)
     while pending:
         ready, pending = ray.wait(pending, num_returns=1, timeout=heartbeat_s)
         for ref in ready:
             results[position[ref]] = ray.get(ref)
         if progress is not None:
-            epochs_done = [max(a, b) for a, b in zip(epochs_done, ray.get(progress.read.remote()))]
+            told, lengths = ray.get(progress.read.remote())
+            epochs_done = [max(a, b) for a, b in zip(epochs_done, told)]
         for i, result in enumerate(results):
             if result is not None:
-                epochs_done[i] = result["epochs_trained"]
-        print(progress_line(label, len(futures) - len(pending), len(futures), epochs_done, epochs,
+                epochs_done[i] = lengths[i] = result["epochs_trained"]
+        print(progress_line(label, len(futures) - len(pending), len(futures), epochs_done, lengths,
                             clock() - started), flush=True)
     return results
 
 
 def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, extra=None, deadline=None, label="refit",
-          tta=1):
+          tta=1, most=None):
     """Every member from scratch as a Ray task, member i with seed ``seed + i``; the data goes into
-    the object store once. ``deadline`` (``time.time()`` seconds): each member stops early rather
-    than run past it. ``label`` names the progress lines; ``tta``: views each prediction averages."""
+    the object store once. ``deadline`` (``time.time()`` seconds, one for all members or one each):
+    each member fits its epochs to end by it, at most ``most`` (default ``epochs``). ``label`` names
+    the progress lines; ``tta``: views each prediction averages."""
     import ray
 
     from trainables.ensemble_member import EpochBoard, train_member
 
     task = ray.remote(train_member).options(num_cpus=cpus, num_gpus=gpus, max_retries=2)
     data_ref, extra_ref = ray.put(data), ray.put(extra)
-    progress = ray.remote(num_cpus=0)(EpochBoard).remote(len(members))
-    futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref, deadline,
-                           progress, i, tta) for i, m in enumerate(members)]
+    progress = ray.remote(num_cpus=0)(EpochBoard).remote([epochs] * len(members))
+    deadlines = deadline if isinstance(deadline, list) else [deadline] * len(members)
+    futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref, deadlines[i],
+                           progress, i, tta, most) for i, m in enumerate(members)]
     try:
         return gather(futures, label, progress=progress, epochs=epochs)
     finally:
@@ -221,10 +228,11 @@ def write(out, report, members, results, test_rows):
     return out
 
 
-def run(path, library_report, out, settings, epochs, data=None, extra=None, deadline=None, seeds=None, labelled=None):
+def run(path, library_report, out, settings, epochs, data=None, extra=None, deadline=None, seeds=None, labelled=None,
+        most=None):
     """Train, score and write the refit of the experiment at ``path``; returns (report, out).
     ``data``, ``extra``: the experiment's split and --test's digits, when the caller has them already;
-    ``deadline``: see ``train``; ``seeds``: see ``plan``; ``labelled``: ``pseudo_labelled``'s
+    ``deadline``, ``most``: see ``train``; ``seeds``: see ``plan``; ``labelled``: ``pseudo_labelled``'s
     (training data, report)."""
     from sweeps.sweep import experiment
     from sweeps.sweep.definition import FAMILIES
@@ -244,7 +252,7 @@ def run(path, library_report, out, settings, epochs, data=None, extra=None, dead
     build_ref = FAMILIES[metadata["family"]].trainable_params["build"]
     trained_on, pseudo_report = labelled or (data, None)
     results = train(members, trained_on, build_ref, settings.fit_on, epochs, settings.seed, settings.cpus,
-                    settings.gpus, extra, deadline, tta=settings.tta)
+                    settings.gpus, extra, deadline, tta=settings.tta, most=most)
     report = build_report(members, results, data, settings.fit_on, epochs, settings.seed)  # scored on the split as it was
     report["wall_time_s"], report["tta"], report["pseudo_labels"] = time.perf_counter() - started, settings.tta, pseudo_report
     report["training_digits"] += pseudo_report["used"] if pseudo_report else 0

@@ -6,12 +6,12 @@ so that every member ends within a time budget (``--ensemble --time-budget-min``
 # final predictions and saving the model (measured 10-25 s on this machine's CPUs).
 MEMBER_FIXED_S = 30.0
 MIN_SHARE = 0.05  # of the selection's weight, for a member to be refit
-# A refit epoch against the sweep's epoch time for the same config: no quarter-epoch validation,
-# checkpoints or reports. Measured in bench/budget_quality.py's refits (2 members at a time, as in
-# the sweep): 0.46, 0.47, 0.49 (15 min seeds 0 and 1, 30 min seed 0, 2026-12-03, AMD EPYC Zen 4),
-# against the 0.7 planned, which left a quarter of the refit's time unused (294 s of 400, 609 of
-# 834). The deadline stops a member whose epochs run longer than planned.
-REFIT_EPOCH_RATIO = 0.5
+# A refit epoch against the sweep's epoch time for the same config (no quarter-epoch validation,
+# checkpoints or reports), 2 members at a time as in the sweep, in bench/budget_quality.py's and
+# pseudo_labels.py's refits: 0.46-0.49 on an AMD EPYC Zen 4, 0.8-0.9 on an Intel Xeon (2026-12-03).
+# No constant holds on every machine, so the plan only shares the time out: each member fits its
+# epochs to its share from its own epoch times (``member_deadlines``, ``fit_to_deadline``).
+REFIT_EPOCH_RATIO = 0.65
 # When every member reaches its epoch cap with budget to spare, the spare time trains more seeds
 # of the chosen configs, up to the notes' final ensemble of ten members.
 MAX_MEMBERS = 10
@@ -52,6 +52,19 @@ def member_epoch_times(board, library_report, fit_on, data, extra_digits=0):
     return [t * data_scale(data, fit_on, extra_digits) * REFIT_EPOCH_RATIO for t in times]
 
 
+def member_deadlines(seconds, epoch_times, slots, epochs, fixed_s=MEMBER_FIXED_S):
+    """Seconds from now by which each member should end: the members in order, each on the slot
+    that frees first (as Ray starts queued tasks), taking ``fixed_s + epochs * t``, then stretched
+    (or shrunk) so that the last ends at ``seconds``: a plan whose epoch times were too low or too
+    high still shares out the whole time, in proportion."""
+    free, ends = [0.0] * max(1, slots), []
+    for time_per_epoch in epoch_times:
+        slot = min(range(len(free)), key=free.__getitem__)
+        free[slot] += fixed_s + epochs * time_per_epoch
+        ends.append(free[slot])
+    return [end * seconds / max(ends) for end in ends]
+
+
 def seeds_within(seconds, epoch_times, weights, slots, epochs, most=MAX_MEMBERS):
     """Seeds per member when every member trains the capped ``epochs`` with time to spare: one
     more seed at a time, to the member with the most selection weight per seed (so seeds follow
@@ -74,17 +87,20 @@ def chosen_epochs(library_report):
 
 
 def budget_plan(board, library_report, left, slots, data, fit_on, cap, extra_digits=0):
-    """(epochs per member, seeds per config) that fit ``left`` seconds on ``slots``: at most ``cap``
-    epochs a member, and when all reach it, more seeds in the time left."""
+    """(epochs per member, seeds per config, each member's seconds from now to its end) that fit
+    ``left`` seconds on ``slots``: at most ``cap`` epochs a member, and when all reach it, more
+    seeds in the time left; the last member ends ``TAIL_S`` before ``left``."""
     times = member_epoch_times(board, library_report, fit_on, data, extra_digits)
-    epochs, seeds = epochs_within(left, times, slots, cap), None
-    print(f"refit: {left:.0f} s left of the budget: {epochs} epochs per member on {slots} slots", flush=True)
+    epochs, seeds = epochs_within(left, times, slots, cap), [1] * len(times)
+    print(f"refit: {left:.0f} s left of the budget: {epochs} epochs per member on {slots} slots (planned from "
+          f"the sweep's epoch times; each member fits its epochs to its share of the time)", flush=True)
     if epochs == cap:
         seeds = seeds_within(left, times, [m["weight"] for m in refit_members(library_report)], slots, epochs)
         if sum(seeds) > len(seeds):
             print(f"refit: {epochs} epochs is the most a member trains; the time left trains "
                   f"{sum(seeds)} members: seeds per config {seeds}", flush=True)
-    return epochs, seeds
+    each = [t for t, n in zip(times, seeds) for _ in range(n)]
+    return epochs, seeds, member_deadlines(left - TAIL_S, each, slots, epochs)
 
 
 def parallel_members(resources, cpus, gpus):

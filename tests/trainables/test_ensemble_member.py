@@ -6,7 +6,7 @@ import keras
 import pytest
 
 from search_spaces.mlp import PRESETS
-from trainables.ensemble_member import EpochBoard, stop_at_deadline, train_member
+from trainables.ensemble_member import EpochBoard, fit_to_deadline, train_member
 
 BUILD = "trainables.models:build_mlp"
 CONFIG = PRESETS["bn-relu-200-150"]
@@ -19,19 +19,50 @@ def test_a_member_stops_before_its_deadline_and_a_far_deadline_changes_nothing(t
     assert far["epochs_trained"] == 3 and far["test"].shape == (len(tiny_data.y_test), 10)
 
 
-def ended_epoch(deadline, began, ended):
-    """stop_training after one epoch from ``began`` to ``ended`` with ``deadline``."""
-    callback = stop_at_deadline(deadline, clock=iter([began, ended]).__next__)
+def epochs_run(deadline, epoch_ends, epochs, most=None):
+    """(epochs trained, lengths told to the schedule) for a member whose epochs end at
+    ``epoch_ends`` (the first began at 0), fitted to ``deadline``."""
+    lengths, clock = [], iter([t for end, began in zip(epoch_ends, [0, *epoch_ends]) for t in (began, end)])
+    callback = fit_to_deadline(deadline, epochs, most, retarget=lengths.append, clock=clock.__next__)
     callback.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     callback.model.stop_training = False
-    callback.on_epoch_begin(0)
-    callback.on_epoch_end(0)
-    return callback.model.stop_training
+    for epoch in range(len(epoch_ends)):
+        callback.on_epoch_begin(epoch)
+        callback.on_epoch_end(epoch)
+        if callback.model.stop_training:
+            return epoch + 1, lengths
+    return None, lengths
 
 
 def test_the_deadline_allows_for_one_more_epoch_as_long_as_the_last():
-    assert ended_epoch(107.0, 100.0, 104.0)  # 104 + 4 > 107: another epoch would overrun
-    assert not ended_epoch(107.0, 100.0, 102.0)  # 102 + 2 <= 107
+    assert epochs_run(7.0, [4.0], 10) == (1, [])  # at 4 s, another 4 s epoch would end at 8 > 7
+    assert epochs_run(7.0, [2.0, 4.0, 6.0], 10) == (3, [3])  # 6 + 2 > 7: three, and the schedule told so
+
+
+def test_a_member_fits_its_length_to_its_deadline_and_its_schedule_follows():
+    # Planned 20 epochs of which 100 s hold fewer: after the first (12 s, it traces) 1 + 7 = 8,
+    # after the second (10 s) 2 + 7 = 9; nine end at 92 s, a tenth would end at 102.
+    assert epochs_run(100.0, [12.0 + 10 * i for i in range(20)], 20) == (9, [8, 9])
+    # Faster than planned: it grows to fill the time, up to its most, and after the second epoch it
+    # only shrinks (here, not at all).
+    fast = [3.0 * (i + 1) for i in range(40)]
+    assert epochs_run(100.0, fast, 10, most=25) == (25, [25])
+    assert epochs_run(100.0, fast, 10) == (10, [])  # without a most, the plan's length is the most
+    # Slower after the second epoch: it shrinks again (to its most, 50, then 3 + (100 - 40) // 38 = 4).
+    assert epochs_run(100.0, [1.0, 2.0, 40.0, 77.0], 10, most=50) == (4, [50, 4])
+
+
+def test_a_new_length_moves_the_end_of_a_whole_run_schedule():
+    from trainables.ensemble_member import member_callbacks
+    from trainables.models import StepSchedule
+
+    config = {**CONFIG, "lr_schedule": "cosine", "learning_rate": 0.01}
+    callbacks = member_callbacks(config, 20, None, time.time() + 3600, steps_per_epoch=5)
+    schedule = next(c for c in callbacks if isinstance(c, StepSchedule))
+    assert float(schedule.schedule(20)) > 0.009  # 20 epochs of 5 steps: still near the top at step 20
+    callbacks[-1].told(4)
+    assert float(schedule.schedule(20)) == pytest.approx(0.0, abs=1e-9)  # 4 epochs: step 20 is the end
+    assert float(schedule.schedule(10)) > 0.001
 
 
 def test_with_validation_held_out_the_best_epochs_weights_are_kept(tiny_data):
@@ -56,15 +87,15 @@ def test_a_member_never_waits_for_its_progress_board(ray_local, tiny_data):
     # member on it than the CPUs hold (seen: 3 refit members on 2 CPUs, the last ones then cut by
     # the deadline). This board takes 10 s a report: a member that waited would return with all taken.
     class SlowBoard(EpochBoard):
-        def report(self, member, epochs):
+        def report(self, member, epochs, length=None):
             time.sleep(10)
-            super().report(member, epochs)
+            super().report(member, epochs, length)
 
-    board = ray_local.remote(num_cpus=0, max_concurrency=4)(SlowBoard).remote(1)
+    board = ray_local.remote(num_cpus=0, max_concurrency=4)(SlowBoard).remote([3])
     result = train_member(CONFIG, 0, BUILD, tiny_data, "train", 3, 1, progress=board, member=0)
     assert result["epochs_trained"] == 3
-    assert ray_local.get(board.read.remote()) == [0]  # not one report taken yet
+    assert ray_local.get(board.read.remote())[0] == [0]  # not one report taken yet
     waited = time.monotonic()
-    while ray_local.get(board.read.remote()) != [3]:  # and every one taken since
+    while ray_local.get(board.read.remote())[0] != [3]:  # and every one taken since
         assert time.monotonic() - waited < 60
         time.sleep(0.5)

@@ -160,10 +160,12 @@ def test_refit_of_the_chosen_configs_on_train_and_val_with_a_submission(smoke_sw
 def test_the_refit_progress_counts_epochs_before_any_member_is_done():
     from sweeps.ensembles.refit import progress_line
 
-    line = progress_line("refit", 0, 3, [6, 4, 0], 20, 100.0)
+    line = progress_line("refit", 0, 3, [6, 4, 0], [20, 20, 20], 100.0)
     # 10 of 60 epochs in 100 s: 50 more take 500 s. Before, this said "ETA unknown until one is done".
     assert line == "refit: 0/3 members done, epochs 6+4+0 of 3x20, 100 s elapsed, ETA 500 s"
-    assert progress_line("refit", 0, 2, [0, 0], 5, 3.0).endswith("ETA after the first epoch")
+    assert progress_line("refit", 0, 2, [0, 0], [5, 5], 3.0).endswith("ETA after the first epoch")
+    # Members that fitted their lengths to their time: the lengths they now plan.
+    assert "epochs 6+4+0 of 12+12+16, 100 s elapsed, ETA 300 s" in progress_line("refit", 0, 3, [6, 4, 0], [12, 12, 16], 100.0)
 
 
 def test_refit_epochs_fit_the_time_left_on_the_slots():
@@ -201,7 +203,7 @@ def test_time_left_at_the_epoch_cap_trains_more_seeds_in_proportion_to_the_weigh
 
 
 def test_the_refit_plan_counts_the_pseudo_labelled_digits_and_caps_the_epochs(capsys):
-    from sweeps.ensembles.refit_plan import REFIT_EPOCH_RATIO, budget_plan, member_epoch_times
+    from sweeps.ensembles.refit_plan import REFIT_EPOCH_RATIO, TAIL_S, budget_plan, member_epoch_times
     from trainables.data.loading import DigitData
 
     digits = lambda n: np.zeros((n, 28, 28, 1), np.uint8)  # noqa: E731
@@ -215,9 +217,22 @@ def test_the_refit_plan_counts_the_pseudo_labelled_digits_and_caps_the_epochs(ca
     assert budget_plan(board, report, 2000, 2, data, "train+val", cap=100, extra_digits=60)[0] < \
         budget_plan(board, report, 2000, 2, data, "train+val", cap=100)[0]
     # At a cap of 5 epochs the time left trains more seeds, the heavier config first.
-    epochs, seeds = budget_plan(board, report, 2000, 2, data, "train+val", cap=5)
+    epochs, seeds, shares = budget_plan(board, report, 2000, 2, data, "train+val", cap=5)
     assert epochs == 5 and seeds[0] >= seeds[1] and sum(seeds) > 2
     assert "the time left trains" in capsys.readouterr().out
+    assert len(shares) == sum(seeds) and max(shares) == pytest.approx(2000 - TAIL_S)  # the last ends in time to write
+
+
+def test_each_member_is_given_its_share_of_the_time_in_the_order_ray_starts_them():
+    from sweeps.ensembles.refit_plan import member_deadlines
+
+    # Three members of 10 epochs at 10, 10, 20 s on 2 slots, 30 s fixed: the first two end at 130 s,
+    # the third starts on the first slot to free and ends at 130 + 230 = 360 s.
+    assert member_deadlines(360, [10, 10, 20], slots=2, epochs=10) == pytest.approx([130, 130, 360])
+    # A budget twice as long (the plan's epoch times too high for this machine): every share doubles,
+    # so a member that trains faster than planned fills its share, and the next starts in time.
+    assert member_deadlines(720, [10, 10, 20], slots=2, epochs=10) == pytest.approx([260, 260, 720])
+    assert member_deadlines(100, [10], slots=2, epochs=5) == pytest.approx([100])
 
 
 def test_a_planned_refit_must_train_at_least_as_long_as_the_chosen_checkpoints():
