@@ -107,13 +107,15 @@ def pseudo_labelled(path, library_report, data, extra, settings, library_dir=Non
 
 def plan(library_report, experiment_path, seeds=None, ema=False):
     """[{trial_id, weight, config}] of the members to refit, with their selection weights;
-    ``seeds[i]`` copies of the i-th (each with its share of the weight) when given."""
+    ``seeds[i]`` copies of the i-th (each with its share of the weight; none at 0) when given."""
     from sweeps.ensembles.checkpoints import local_checkpoint
     from trainables.keras_trainable import STATE_FILE  # imports TensorFlow: only when refitting
 
     members = []
     chosen = refit_members(library_report)
     for member, copies in zip(chosen, seeds or [1] * len(chosen)):
+        if not copies:  # left out by the plan: a partial round of the slots
+            continue
         with local_checkpoint(member["checkpoint"], experiment_path) as directory:
             state = json.loads((Path(directory) / STATE_FILE).read_text())
         config = without_origin(state["config"])
@@ -246,8 +248,9 @@ def run(path, library_report, out, settings, epochs, data=None, extra=None, dead
         extra = load_kaggle_csv(test_csv, labelled=False)[0]
     members = plan(library_report, path, seeds, settings.ema)
     chosen = sum(1 for m in library_report["members"] if m["weight"])
-    print(f"refit: {len(refit_members(library_report))} of the {chosen} chosen configs (those with at least "
-          f"{MIN_SHARE:.0%} of the weight), {len(members)} members, {epochs} epochs each on {settings.fit_on}, in "
+    print(f"refit: {len({m['trial_id'] for m in members})} of the {chosen} chosen configs (of those with at least "
+          f"{MIN_SHARE:.0%} of the weight, in whole rounds of the slots), {len(members)} members, {epochs} epochs "
+          f"each on {settings.fit_on}, in "
           f"parallel -> {out}", flush=True)
     build_ref = FAMILIES[metadata["family"]].trainable_params["build"]
     trained_on, pseudo_report = labelled or (data, None)

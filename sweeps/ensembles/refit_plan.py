@@ -65,18 +65,43 @@ def member_deadlines(seconds, epoch_times, slots, epochs, fixed_s=MEMBER_FIXED_S
     return [end * seconds / max(ends) for end in ends]
 
 
-def seeds_within(seconds, epoch_times, weights, slots, epochs, most=MAX_MEMBERS):
+def more_seed(seeds, weights):
+    """``seeds`` with one more to the config kept with the most selection weight per seed."""
+    more = list(seeds)
+    more[max((i for i in range(len(seeds)) if seeds[i]), key=lambda i: weights[i] / seeds[i])] += 1
+    return more
+
+
+def seeds_within(seconds, epoch_times, weights, slots, epochs, most=MAX_MEMBERS, seeds=None):
     """Seeds per member when every member trains the capped ``epochs`` with time to spare: one
-    more seed at a time, to the member with the most selection weight per seed (so seeds follow
-    the weights), while all of them still fit ``seconds``; at most ``most`` members in all."""
-    seeds = [1] * len(epoch_times)
+    more seed at a time (``more_seed``, so seeds follow the weights), from ``seeds`` (one each by
+    default; 0 leaves a config out), while all of them still fit ``seconds``; at most ``most``
+    members in all."""
+    seeds = list(seeds or [1] * len(epoch_times))
     while sum(seeds) < most:
-        more = list(seeds)
-        more[max(range(len(seeds)), key=lambda i: weights[i] / seeds[i])] += 1
+        more = more_seed(seeds, weights)
         expanded = [t for t, n in zip(epoch_times, more) for _ in range(n)]
         if epochs_within(seconds, expanded, slots, cap=epochs) < epochs:
             break
         seeds = more
+    return seeds
+
+
+def configs_within(seconds, epoch_times, weights, slots, cap):
+    """Seeds per config (1, or 0 to leave it out): every config when all reach the epoch cap
+    together; else the heaviest in whole rounds of the slots, the most rounds that still reach
+    the cap, at least one. A partial round would halve every member's epochs for a light member:
+    at 419 s on 2 slots, 3 members of 17-20 epochs scored 1.2 points below 2 of 29 and a third cut
+    at 11 (bench/RESULTS.md section 13), the schedules (plateau, exponential) still high at 18.
+    Fewer configs than slots: seeds of the heaviest fill the round."""
+    order = sorted(range(len(epoch_times)), key=lambda i: -weights[i])
+    count = min(slots, len(order))
+    for kept in [*range(slots, len(order), slots), len(order)]:
+        if epochs_within(seconds, [epoch_times[i] for i in order[:kept]], slots, cap) == cap:
+            count = kept
+    seeds = [int(i in order[:count]) for i in range(len(epoch_times))]
+    while sum(seeds) < slots and sum(seeds) < MAX_MEMBERS:
+        seeds = more_seed(seeds, weights)
     return seeds
 
 
@@ -91,11 +116,16 @@ def budget_plan(board, library_report, left, slots, data, fit_on, cap, extra_dig
     ``left`` seconds on ``slots``: at most ``cap`` epochs a member, and when all reach it, more
     seeds in the time left; the last member ends ``TAIL_S`` before ``left``."""
     times = member_epoch_times(board, library_report, fit_on, data, extra_digits)
-    epochs, seeds = epochs_within(left, times, slots, cap), [1] * len(times)
+    weights = [m["weight"] for m in refit_members(library_report)]
+    seeds = configs_within(left, times, weights, slots, cap)
+    each = [t for t, n in zip(times, seeds) for _ in range(n)]
+    epochs = epochs_within(left, each, slots, cap)
     print(f"refit: {left:.0f} s left of the budget: {epochs} epochs per member on {slots} slots (planned from "
           f"the sweep's epoch times; each member fits its epochs to its share of the time)", flush=True)
+    if seeds != [1] * len(times):
+        print(f"refit: seeds per config {seeds}: whole rounds of the {slots} slots", flush=True)
     if epochs == cap:
-        seeds = seeds_within(left, times, [m["weight"] for m in refit_members(library_report)], slots, epochs)
+        seeds = seeds_within(left, times, weights, slots, epochs, seeds=seeds)
         if sum(seeds) > len(seeds):
             print(f"refit: {epochs} epochs is the most a member trains; the time left trains "
                   f"{sum(seeds)} members: seeds per config {seeds}", flush=True)

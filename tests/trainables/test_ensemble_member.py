@@ -99,3 +99,15 @@ def test_a_member_never_waits_for_its_progress_board(ray_local, tiny_data):
     while ray_local.get(board.read.remote())[0] != [3]:  # and every one taken since
         assert time.monotonic() - waited < 60
         time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_the_board_hears_the_length_a_member_set_for_itself(ray_local, tiny_data):
+    board = ray_local.remote(num_cpus=0)(EpochBoard).remote([4, 4])
+    # A deadline already past: the member trains one epoch of the 4 planned and says so.
+    result = train_member(CONFIG, 0, BUILD, tiny_data, "train+val", 4, 1, deadline=time.time(), progress=board, member=1)
+    assert result["epochs_trained"] == 1
+    waited = time.monotonic()
+    while ray_local.get(board.read.remote()) != ([0, 1], [4, 1]):  # fire and forget: the report comes soon
+        assert time.monotonic() - waited < 30, ray_local.get(board.read.remote())
+        time.sleep(0.2)
