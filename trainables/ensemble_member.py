@@ -6,6 +6,7 @@ greedy selection), the test split (for the report only) and any extra images
 (a Kaggle test.csv), plus the saved model.
 """
 
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -35,28 +36,32 @@ def member_training_set(data, fit_on, seed):
 
 def fit_to_deadline(deadline, epochs, most=None, retarget=None, clock=time.time):
     """A Keras callback that fits a member's epochs to the time it has: after each epoch it counts
-    the epochs like it that still end by ``deadline`` (seconds since the epoch: tasks run in other
-    processes). After the first two epochs (the first one traces the graph, so it overstates)
-    the member's length is set from that count, up to ``most`` (default ``epochs``, the plan's);
-    after them it only shortens, and it stops after the epoch that leaves too little time for
-    another. ``retarget(epochs)`` is told each new length, so that a schedule spanning the whole
-    run (cosine, one-cycle) ends where the member ends. The plan's ``epochs`` come from the sweep's
-    epoch times, which misstate a refit epoch by a factor that differs from one machine to another
-    (0.5 to 0.9 of them measured): the member's own epochs are the measure."""
+    the epochs that still end by ``deadline`` (seconds since the epoch: tasks run in other
+    processes) at the median of the last three epochs (the first one, which traces the graph,
+    only until there is another) and takes that as the member's length, at most ``most`` (default
+    ``epochs``, the plan's). A length may grow only while the member is in the first half of it,
+    so that a schedule near its end is not stretched; it stops after the epoch that leaves too
+    little time for another as long. ``retarget(epochs)`` is told each new length, so that a
+    schedule spanning the whole run (cosine, one-cycle) ends where the member ends. The plan's
+    ``epochs`` come from the sweep's epoch times, which misstate a refit epoch by a factor that
+    differs from one machine to another (0.5 to 0.9 of them measured): the member's own epochs
+    are the measure."""
     import keras
 
     most = max(epochs, most or epochs)
 
     class FitToDeadline(keras.callbacks.Callback):
-        target, told = epochs, staticmethod(retarget or (lambda length: None))
+        target, told, durations = epochs, staticmethod(retarget or (lambda length: None)), []
 
         def on_epoch_begin(self, epoch, logs=None):
             self.began = clock()
 
         def on_epoch_end(self, epoch, logs=None):
             now, done = clock(), epoch + 1
-            fits = done + max(0, int((deadline - now) // max(now - self.began, 1e-9)))
-            target = min(most, fits) if done <= 2 else min(self.target, fits)
+            self.durations = [*self.durations, now - self.began]
+            per_epoch = statistics.median(self.durations[1:][-3:] or self.durations)
+            fits = done if now + self.durations[-1] > deadline else done + int((deadline - now) // per_epoch)
+            target = min(most, fits) if done <= min(most, fits) / 2 else min(self.target, fits)
             if target != self.target and target > done:
                 self.told(target)
             self.target = target

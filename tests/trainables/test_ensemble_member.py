@@ -41,15 +41,18 @@ def test_the_deadline_allows_for_one_more_epoch_as_long_as_the_last():
 
 def test_a_member_fits_its_length_to_its_deadline_and_its_schedule_follows():
     # Planned 20 epochs of which 100 s hold fewer: after the first (12 s, it traces) 1 + 7 = 8,
-    # after the second (10 s) 2 + 7 = 9; nine end at 92 s, a tenth would end at 102.
+    # after the second (10 s, the first no longer counted) 2 + 7 = 9; nine end at 92 s, a tenth at 102.
     assert epochs_run(100.0, [12.0 + 10 * i for i in range(20)], 20) == (9, [8, 9])
-    # Faster than planned: it grows to fill the time, up to its most, and after the second epoch it
-    # only shrinks (here, not at all).
+    # Faster than planned: it grows to fill the time, up to its most.
     fast = [3.0 * (i + 1) for i in range(40)]
     assert epochs_run(100.0, fast, 10, most=25) == (25, [25])
     assert epochs_run(100.0, fast, 10) == (10, [])  # without a most, the plan's length is the most
-    # Slower after the second epoch: it shrinks again (to its most, 50, then 3 + (100 - 40) // 38 = 4).
-    assert epochs_run(100.0, [1.0, 2.0, 40.0, 77.0], 10, most=50) == (4, [50, 4])
+    # Slower later: it shrinks again (to its most, 50; then 3 + 60 // 19.5 = 6, the median of 1 and
+    # 38 s; then 4 + 23 // 37 = 4: it stops).
+    assert epochs_run(100.0, [1.0, 2.0, 40.0, 77.0], 10, most=50) == (4, [50, 6])
+    # Faster after two slow epochs: it grows while in the first half of its new length (5, then
+    # 3 + 55 // 12.5 = 7, then 4 + 50 // 5 = 14), and its 14 epochs end at the deadline.
+    assert epochs_run(100.0, [20.0, 40.0, *(40.0 + 5 * i for i in range(1, 30))], 10, most=30) == (14, [5, 7, 14])
 
 
 def test_a_new_length_moves_the_end_of_a_whole_run_schedule():
