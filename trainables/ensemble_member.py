@@ -37,8 +37,9 @@ def member_training_set(data, fit_on, seed):
 def fit_to_deadline(deadline, epochs, most=None, retarget=None, clock=time.time):
     """A Keras callback that fits a member's epochs to the time it has: after each epoch it counts
     the epochs that still end by ``deadline`` (seconds since the epoch: tasks run in other
-    processes) at the median of the last three epochs (the first one, which traces the graph,
-    only until there is another) and takes that as the member's length, at most ``most`` (default
+    processes) at the median of its epochs (the first one, which traces the graph, only until
+    there is another; the last three swung a length by a third) and takes that as its length, at
+    most ``most`` (default
     ``epochs``, the plan's). A length may grow only while the member is in the first half of it,
     so that a schedule near its end is not stretched; it stops after the epoch that leaves too
     little time for another as long. ``retarget(epochs)`` is told each new length, so that a
@@ -59,7 +60,7 @@ def fit_to_deadline(deadline, epochs, most=None, retarget=None, clock=time.time)
         def on_epoch_end(self, epoch, logs=None):
             now, done = clock(), epoch + 1
             self.durations = [*self.durations, now - self.began]
-            per_epoch = statistics.median(self.durations[1:][-3:] or self.durations)
+            per_epoch = statistics.median(self.durations[1:] or self.durations)
             fits = done if now + self.durations[-1] > deadline else done + int((deadline - now) // per_epoch)
             target = min(most, fits) if done <= min(most, fits) / 2 else min(self.target, fits)
             if target != self.target and target > done:

@@ -48,7 +48,7 @@ def test_a_member_fits_its_length_to_its_deadline_and_its_schedule_follows():
     assert epochs_run(100.0, fast, 10, most=25) == (25, [25])
     assert epochs_run(100.0, fast, 10) == (10, [])  # without a most, the plan's length is the most
     # Slower later: it shrinks again (to its most, 50; then 3 + 60 // 19.5 = 6, the median of 1 and
-    # 38 s; then 4 + 23 // 37 = 4: it stops).
+    # 38 s; then 4 + 23 // 37 = 4, the median of 1, 38 and 37: it stops).
     assert epochs_run(100.0, [1.0, 2.0, 40.0, 77.0], 10, most=50) == (4, [50, 6])
     # Faster after two slow epochs: it grows while in the first half of its new length (5, then
     # 3 + 55 // 12.5 = 7, then 4 + 50 // 5 = 14), and its 14 epochs end at the deadline.
