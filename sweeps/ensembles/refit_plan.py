@@ -54,15 +54,15 @@ def member_epoch_times(board, library_report, fit_on, data, extra_digits=0):
 
 def member_deadlines(seconds, epoch_times, slots, epochs, fixed_s=MEMBER_FIXED_S):
     """Seconds from now by which each member should end: the members in order, each on the slot
-    that frees first (as Ray starts queued tasks), taking ``fixed_s + epochs * t``, then stretched
-    (or shrunk) so that the last ends at ``seconds``: a plan whose epoch times were too low or too
-    high still shares out the whole time, in proportion."""
-    free, ends = [0.0] * max(1, slots), []
+    that frees first (as Ray starts queued tasks), taking ``fixed_s + epochs * t``, then each
+    slot's members stretched (or shrunk) so that its last ends at ``seconds``: a plan whose epoch
+    times were too low or too high still shares out the whole time, and no slot idles at the end."""
+    free, placed = [0.0] * max(1, slots), []
     for time_per_epoch in epoch_times:
         slot = min(range(len(free)), key=free.__getitem__)
         free[slot] += fixed_s + epochs * time_per_epoch
-        ends.append(free[slot])
-    return [end * seconds / max(ends) for end in ends]
+        placed.append((slot, free[slot]))
+    return [end * seconds / free[slot] for slot, end in placed]
 
 
 def more_seed(seeds, weights):

@@ -243,12 +243,13 @@ def test_each_member_is_given_its_share_of_the_time_in_the_order_ray_starts_them
     from sweeps.ensembles.refit_plan import member_deadlines
 
     # Three members of 10 epochs at 10, 10, 20 s on 2 slots, 30 s fixed: the first two end at 130 s,
-    # the third starts on the first slot to free and ends at 130 + 230 = 360 s.
-    assert member_deadlines(360, [10, 10, 20], slots=2, epochs=10) == pytest.approx([130, 130, 360])
+    # the third starts on the first slot to free and ends at 130 + 230 = 360 s; the second, alone on
+    # its slot, may train to the end.
+    assert member_deadlines(360, [10, 10, 20], slots=2, epochs=10) == pytest.approx([130, 360, 360])
     # A budget twice as long (the plan's epoch times too high for this machine): every share doubles,
     # so a member that trains faster than planned fills its share, and the next starts in time.
-    assert member_deadlines(720, [10, 10, 20], slots=2, epochs=10) == pytest.approx([260, 260, 720])
-    assert member_deadlines(100, [10], slots=2, epochs=5) == pytest.approx([100])
+    assert member_deadlines(720, [10, 10, 20], slots=2, epochs=10) == pytest.approx([260, 720, 720])
+    assert member_deadlines(100, [10, 30], slots=2, epochs=5) == pytest.approx([100, 100])  # a round: all to the end
 
 
 def test_a_planned_refit_must_train_at_least_as_long_as_the_chosen_checkpoints():
