@@ -39,14 +39,13 @@ def fit_to_deadline(deadline, epochs, most=None, retarget=None, clock=time.time)
     the epochs that still end by ``deadline`` (seconds since the epoch: tasks run in other
     processes) at the median of its epochs (the first one, which traces the graph, only until
     there is another; the last three swung a length by a third) and takes that as its length, at
-    most ``most`` (default
-    ``epochs``, the plan's). A length may grow only while the member is in the first half of it,
-    so that a schedule near its end is not stretched; it stops after the epoch that leaves too
-    little time for another as long. ``retarget(epochs)`` is told each new length, so that a
-    schedule spanning the whole run (cosine, one-cycle) ends where the member ends. The plan's
-    ``epochs`` come from the sweep's epoch times, which misstate a refit epoch by a factor that
-    differs from one machine to another (0.5 to 0.9 of them measured): the member's own epochs
-    are the measure."""
+    most ``most`` (default ``epochs``, the plan's). A length may grow only while the member is in
+    the first half of it, so that a schedule near its end is not stretched; it stops after the
+    epoch that leaves too little time for another as long. ``retarget(epochs)`` is told each new
+    length, so that a schedule spanning the whole run (cosine, one-cycle) ends where the member
+    ends. The plan's ``epochs`` come from the sweep's epoch times, which misstate a refit epoch by
+    a factor that differs from one machine to another and from one config to another (0.5 to 1.3
+    of them measured): the member's own epochs are the measure."""
     import keras
 
     most = max(epochs, most or epochs)

@@ -8,7 +8,8 @@ MEMBER_FIXED_S = 30.0
 MIN_SHARE = 0.05  # of the selection's weight, for a member to be refit
 # A refit epoch against the sweep's epoch time for the same config (no quarter-epoch validation,
 # checkpoints or reports), 2 members at a time as in the sweep, in bench/budget_quality.py's and
-# pseudo_labels.py's refits: 0.46-0.49 on an AMD EPYC Zen 4, 0.8-0.9 on an Intel Xeon (2026-12-03).
+# pseudo_labels.py's refits: 0.46-0.49 on an AMD EPYC Zen 4, 0.8-0.9 on an Intel Xeon (2026-12-03),
+# and 0.77 and 1.3 for two configs refit side by side there (bench/RESULTS.md section 13).
 # No constant holds on every machine, so the plan only shares the time out: each member fits its
 # epochs to its share from its own epoch times (``member_deadlines``, ``fit_to_deadline``).
 REFIT_EPOCH_RATIO = 0.65
