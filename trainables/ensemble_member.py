@@ -144,8 +144,8 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     x, y, validation = member_training_set(data, fit_on, seed)
     model = resolve(build_ref)(config)
     callbacks = member_callbacks(config, epochs, validation, deadline, steps_per_epoch(x, config), most)
-    if progress is not None:  # after the fitting callback (the last, when there is one): it reports the length set
-        fitter = callbacks[-1]
+    if progress is not None:  # after the fitting callback, if any: it reports the length that one set
+        fitter = next((c for c in callbacks if hasattr(c, "target")), None)
         callbacks.append(epoch_progress(progress, member, lambda: getattr(fitter, "target", None)))
     history = model.fit(x, y, batch_size=config["batch_size"], epochs=max(epochs, most or 0) if deadline else epochs,
                         validation_data=validation, callbacks=callbacks, verbose=0)

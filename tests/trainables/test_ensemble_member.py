@@ -114,3 +114,8 @@ def test_the_board_hears_the_length_a_member_set_for_itself(ray_local, tiny_data
     while ray_local.get(board.read.remote()) != ([0, 1], [4, 1]):  # fire and forget: the report comes soon
         assert time.monotonic() - waited < 30, ray_local.get(board.read.remote())
         time.sleep(0.2)
+    # No deadline, no validation, no schedule (--refit-epochs on train+val): no callback but the report.
+    assert train_member(CONFIG, 0, BUILD, tiny_data, "train+val", 2, 1, progress=board, member=0)["epochs_trained"] == 2
+    while ray_local.get(board.read.remote()) != ([2, 1], [4, 1]):
+        assert time.monotonic() - waited < 60, ray_local.get(board.read.remote())
+        time.sleep(0.2)
