@@ -111,11 +111,11 @@ class EpochBoard:
 
 def epoch_progress(progress, member, length=lambda: None):
     """A Keras callback that tells ``progress`` (an ``EpochBoard`` actor) each epoch done and the
-    member's length now (``length()``), for the driver's progress line. Fire and forget: a task blocked in ``ray.get`` gives its CPU back to
-    Ray, which starts a waiting member on it (Ray's "yielding resources while blocked"), so a
-    member that waited for each report would train more members at once than the CPUs hold (3 on
-    2 CPUs, seen in a refit with ``ray.util.queue``: its last members started late and the
-    deadline cut them)."""
+    member's length now (``length()``), for the driver's progress line. Fire and forget: a task
+    blocked in ``ray.get`` gives its CPU back to Ray, which starts a waiting member on it (Ray's
+    "yielding resources while blocked"), so a member that waited for each report would train more
+    members at once than the CPUs hold (3 on 2 CPUs, seen in a refit with ``ray.util.queue``: its
+    last members started late and the deadline cut them)."""
     import keras
 
     def report(epoch, logs=None):
@@ -143,12 +143,13 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     keras.utils.set_random_seed(seed)
     x, y, validation = member_training_set(data, fit_on, seed)
     model = resolve(build_ref)(config)
+    most = epochs if deadline is None else max(epochs, most or epochs)  # Keras' own limit; the deadline sets the length
     callbacks = member_callbacks(config, epochs, validation, deadline, steps_per_epoch(x, config), most)
     if progress is not None:  # after the fitting callback, if any: it reports the length that one set
         fitter = next((c for c in callbacks if hasattr(c, "target")), None)
         callbacks.append(epoch_progress(progress, member, lambda: getattr(fitter, "target", None)))
-    history = model.fit(x, y, batch_size=config["batch_size"], epochs=max(epochs, most or 0) if deadline else epochs,
-                        validation_data=validation, callbacks=callbacks, verbose=0)
+    history = model.fit(x, y, batch_size=config["batch_size"], epochs=most, validation_data=validation,
+                        callbacks=callbacks, verbose=0)
 
     def predict(images):
         from trainables.ensemble import predict_views
