@@ -51,14 +51,14 @@ def fit_to_deadline(deadline, epochs, most=None, retarget=None, clock=time.time)
     most = max(epochs, most or epochs)
 
     class FitToDeadline(keras.callbacks.Callback):
-        target, told, durations = epochs, staticmethod(retarget or (lambda length: None)), []
+        target, told, durations = epochs, staticmethod(retarget or (lambda length: None)), ()
 
         def on_epoch_begin(self, epoch, logs=None):
             self.began = clock()
 
         def on_epoch_end(self, epoch, logs=None):
             now, done = clock(), epoch + 1
-            self.durations = [*self.durations, now - self.began]
+            self.durations += (now - self.began,)
             per_epoch = statistics.median(self.durations[1:] or self.durations)
             fits = done if now + self.durations[-1] > deadline else done + int((deadline - now) // per_epoch)
             target = min(most, fits) if done <= min(most, fits) / 2 else min(self.target, fits)
@@ -145,8 +145,8 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
     model = resolve(build_ref)(config)
     most = epochs if deadline is None else max(epochs, most or epochs)  # Keras' own limit; the deadline sets the length
     callbacks = member_callbacks(config, epochs, validation, deadline, steps_per_epoch(x, config), most)
-    if progress is not None:  # after the fitting callback, if any: it reports the length that one set
-        fitter = next((c for c in callbacks if hasattr(c, "target")), None)
+    if progress is not None:  # after the fitting callback (the last, with a deadline): it reports the length set
+        fitter = callbacks[-1] if deadline is not None else None
         callbacks.append(epoch_progress(progress, member, lambda: getattr(fitter, "target", None)))
     history = model.fit(x, y, batch_size=config["batch_size"], epochs=most, validation_data=validation,
                         callbacks=callbacks, verbose=0)
