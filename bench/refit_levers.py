@@ -8,7 +8,7 @@ Beside (a)'s refit and (b), notes-final alone for the whole budget, of the same 
 The control arm is the refit again without a lever: against (a)'s refit as run it measures this
 harness, and any change of the plan's rules since (a) ran; the levers are measured against it.
 
-    python bench/refit_levers.py --runs 30:0 --levers ema members
+    python bench/refit_levers.py --runs 30:0 --levers ema members snapshots
 
 Runs (a) first when budget_quality has not (same --work). Pseudo-labels are not a lever here: the
 embedded split labels all 5,000 digits, and a --test digit that is a labelled one is never taken;
@@ -33,6 +33,8 @@ LEVERS = {
     "ema": (["--refit-ema"], "weight averaging, Keras' use_ema (momentum 0.99)"),
     "members": (["--refit-max-epochs", "{max_epochs}"],
                 "more, shorter members: at most the sweep's horizon each, the time left training more seeds"),
+    "snapshots": (["--refit-snapshots", "2"], "snapshot members: each run 2 cycles of cosine annealing, a member at each end"),
+    "snapshots3": (["--refit-snapshots", "3"], "snapshot members: each run 3 cycles of cosine annealing, a member at each end"),
 }
 
 

@@ -71,17 +71,22 @@ def fit_to_deadline(deadline, epochs, most=None, retarget=None, clock=time.time)
     return FitToDeadline()
 
 
-def member_callbacks(config, epochs, validation, deadline, steps_per_epoch=None, most=None):
+def member_callbacks(config, epochs, validation, deadline, steps_per_epoch=None, most=None, snapshots=None):
     """The config's schedule; with validation held out, the best epoch's weights kept (by
     validation loss, the quantity the plateau schedule watches); with a deadline, the member's
-    length fitted to it (``fit_to_deadline``), at most ``most`` epochs."""
+    length fitted to it (``fit_to_deadline``), at most ``most`` epochs. ``snapshots``: a
+    ``snapshot_cycles`` callback that replaces the schedule and the best epoch (a snapshot is the
+    weights at a cycle's end, whatever the validation loss)."""
     import keras
 
     from trainables.models import StepSchedule, schedule_callbacks, step_schedule
 
-    callbacks = schedule_callbacks(config, monitor="val_loss" if validation else "loss", epochs=epochs,
-                                   steps_per_epoch=steps_per_epoch)
-    if validation:
+    if snapshots is not None:
+        callbacks = [snapshots]
+    else:
+        callbacks = schedule_callbacks(config, monitor="val_loss" if validation else "loss", epochs=epochs,
+                                       steps_per_epoch=steps_per_epoch)
+    if validation and snapshots is None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=max(epochs, most or 0),
                                                        restore_best_weights=True))
     if deadline is not None:
@@ -89,6 +94,8 @@ def member_callbacks(config, epochs, validation, deadline, steps_per_epoch=None,
             for callback in callbacks:
                 if isinstance(callback, StepSchedule):
                     callback.schedule = step_schedule(config, length * steps_per_epoch)
+                elif callback is snapshots:
+                    callback.retarget(length)
 
         callbacks.append(fit_to_deadline(deadline, epochs, most, retarget))
     return callbacks
@@ -128,10 +135,12 @@ def epoch_progress(progress, member, length=lambda: None):
 
 
 def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_images=None, deadline=None,
-                 progress=None, member=0, tta=1, most=None):
+                 progress=None, member=0, tta=1, most=None, snapshots=1):
     """Fit ``build(config)`` from scratch; return probabilities, the epochs trained and the saved
     model's bytes. ``deadline`` (``time.time()`` seconds): the member's ``epochs`` fitted to end by
-    it, at most ``most`` (``fit_to_deadline``); ``progress``: told each epoch done (``epoch_progress``)."""
+    it, at most ``most`` (``fit_to_deadline``); ``progress``: told each epoch done (``epoch_progress``);
+    ``snapshots`` above 1: that many cycles (``trainables.snapshots``), the earlier snapshots' results
+    under ``"snapshots"``."""
     from trainables.keras_trainable import configure_tensorflow
 
     configure_tensorflow(max(1, int(cpus)))
@@ -139,28 +148,33 @@ def train_member(config, seed, build_ref, data, fit_on, epochs, cpus, extra_imag
 
     from trainables import resolve
     from trainables.models import steps_per_epoch
+    from trainables.snapshots import snapshot_cycles
 
     keras.utils.set_random_seed(seed)
     x, y, validation = member_training_set(data, fit_on, seed)
     model = resolve(build_ref)(config)
     most = epochs if deadline is None else max(epochs, most or epochs)  # Keras' own limit; the deadline sets the length
-    callbacks = member_callbacks(config, epochs, validation, deadline, steps_per_epoch(x, config), most)
+    steps = steps_per_epoch(x, config)
+
+    def result(epochs_trained):
+        from trainables.ensemble import predict_views
+
+        def predict(images):
+            return None if images is None else predict_views(model, images, tta)
+
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory, "member.keras")
+            model.save(path)
+            model_bytes = path.read_bytes()
+        return {"val": predict(data.x_val), "test": predict(data.x_test), "extra": predict(extra_images),
+                "model": model_bytes, "epochs_trained": epochs_trained}
+
+    cycles = snapshot_cycles(config["learning_rate"], snapshots, epochs, steps, result) if snapshots > 1 else None
+    callbacks = member_callbacks(config, epochs, validation, deadline, steps, most, cycles)
     if progress is not None:  # after the fitting callback (the last, with a deadline): it reports the length set
         fitter = callbacks[-1] if deadline is not None else None
         callbacks.append(epoch_progress(progress, member, lambda: getattr(fitter, "target", None)))
     history = model.fit(x, y, batch_size=config["batch_size"], epochs=most, validation_data=validation,
                         callbacks=callbacks, verbose=0)
-
-    def predict(images):
-        from trainables.ensemble import predict_views
-
-        return None if images is None else predict_views(model, images, tta)
-
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory, "member.keras")
-        model.save(path)
-        model_bytes = path.read_bytes()
-    return {
-        "val": predict(data.x_val), "test": predict(data.x_test),
-        "extra": predict(extra_images), "model": model_bytes, "epochs_trained": len(history.epoch),
-    }
+    final = result(len(history.epoch))
+    return {**final, "snapshots": list(cycles.taken)} if cycles is not None else final

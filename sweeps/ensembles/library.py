@@ -204,6 +204,10 @@ def build_parser():
     refit.add_argument("--fit-on", choices=REFIT_ON, default="train",
                        help="train: validation held out; train+val; all: every labelled digit (no test figure)")
     refit.add_argument("--refit-ema", action="store_true", help="refit members average their weights (Keras' use_ema)")
+    refit.add_argument("--refit-snapshots", type=int, default=1, metavar="K",
+                       help="snapshots per refit member: its run split into K cycles of cosine annealing from the "
+                       "config's rate, the weights at each cycle's end a member (default 1: one member, the config's "
+                       "own schedule)")
     refit.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                        help="--test's digits that the library ensemble labels with probability >= P join the refit's "
                        "training digits (needs --test; off by default: at 0.9 it lost at equal time, bench/RESULTS.md section 14)")
@@ -223,7 +227,7 @@ def refit_chosen(path, board, report, args, library_dir):
     metadata = experiment.read_metadata(path)
     settings = refit.Settings(args.fit_on, args.refit_epochs, args.refit_max_epochs, metadata["flags"].get("seed", 0),
                               args.cpus_per_member, args.gpus_per_member, args.test, args.tta, args.refit_ema,
-                              args.pseudo_label)
+                              args.pseudo_label, args.refit_snapshots)
     left_s = None if args.refit_time_min is None else args.refit_time_min * 60
     return refit.within(path, board, report, settings, left_s, metadata["max_epochs"], out, library_dir)
 
@@ -231,9 +235,12 @@ def refit_chosen(path, board, report, args, library_dir):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    for flag in ("size", "refit_epochs", "refit_max_epochs"):
+    for flag in ("size", "refit_epochs", "refit_max_epochs", "refit_snapshots"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    if args.refit_snapshots > 1 and args.refit_ema:
+        parser.error("--refit-snapshots with --refit-ema: choose one (a snapshot mid-run is of the raw weights, "
+                     "the last of the averaged ones)")
     if args.refit_time_min is not None and not args.refit_time_min > 0:
         parser.error(f"--refit-time-min must be above 0, got {args.refit_time_min:g}")
     refits = args.refit_epochs or args.refit_time_min

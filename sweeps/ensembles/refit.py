@@ -44,6 +44,7 @@ class Settings:
     tta: int = 1
     ema: bool = False
     pseudo_label: float | None = None
+    snapshots: int = 1  # cycles per member, each ending in a member of the ensemble (trainables/snapshots.py)
 
 
 def after_sweep(path, board, args, deadline):
@@ -56,7 +57,8 @@ def after_sweep(path, board, args, deadline):
         return None, None
     settings = Settings(args.fit_on, args.refit_epochs, getattr(args, "refit_max_epochs", None), args.seed,
                         args.cpus_per_trial, args.gpus_per_trial, args.test, getattr(args, "tta", 1),
-                        getattr(args, "refit_ema", False), getattr(args, "pseudo_label", None))
+                        getattr(args, "refit_ema", False), getattr(args, "pseudo_label", None),
+                        getattr(args, "refit_snapshots", 1))
     left_s = None if deadline is None else deadline - time.perf_counter()
     return within(path, board, json.loads(experiment.read_text(library_report)), settings, left_s, args.max_epochs)
 
@@ -161,11 +163,12 @@ def gather(futures, label="refit", heartbeat_s=HEARTBEAT_S, clock=time.perf_coun
 
 
 def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, extra=None, deadline=None, label="refit",
-          tta=1, most=None):
+          tta=1, most=None, snapshots=1):
     """Every member from scratch as a Ray task, member i with seed ``seed + i``; the data goes into
     the object store once. ``deadline`` (``time.time()`` seconds, one for all members or one each):
     each member fits its epochs to end by it, at most ``most`` (default ``epochs``). ``label`` names
-    the progress lines; ``tta``: views each prediction averages."""
+    the progress lines; ``tta``: views each prediction averages; ``snapshots``: cycles per member
+    (``train_member``)."""
     import ray
 
     from trainables.ensemble_member import EpochBoard, train_member
@@ -175,11 +178,24 @@ def train(members, data, build_ref, fit_on, epochs, seed, cpus=1.0, gpus=0.0, ex
     progress = ray.remote(num_cpus=0)(EpochBoard).remote([epochs] * len(members))
     deadlines = deadline if isinstance(deadline, list) else [deadline] * len(members)
     futures = [task.remote(m["config"], seed + i, build_ref, data_ref, fit_on, epochs, cpus, extra_ref, deadlines[i],
-                           progress, i, tta, most) for i, m in enumerate(members)]
+                           progress, i, tta, most, snapshots) for i, m in enumerate(members)]
     try:
         return gather(futures, label, progress=progress, epochs=epochs)
     finally:
         ray.kill(progress)
+
+
+def with_snapshots(members, results, seed):
+    """(members, results) with one row per snapshot (``train_member``'s ``"snapshots"``, then its
+    final weights), each with its run's seed and an equal share of its run's weight."""
+    rows, taken = [], []
+    for i, (member, result) in enumerate(zip(members, results)):
+        snapshots = [*result.pop("snapshots", ()), result]
+        for k, snapshot in enumerate(snapshots, start=1):
+            numbered = {"snapshot": k} if len(snapshots) > 1 else {}
+            rows.append({**member, "weight": member["weight"] / len(snapshots), "seed": seed + i, **numbered})
+            taken.append(snapshot)
+    return rows, taken
 
 
 def build_report(members, results, data, fit_on, epochs, seed):
@@ -192,7 +208,8 @@ def build_report(members, results, data, fit_on, epochs, seed):
               "training_digits": trained_on, "accuracy_by_size": None,
               "data": {"source": data.source, "fingerprint": data.fingerprint, **sizes}}
     for i, (member, result) in enumerate(zip(members, results)):
-        row = {"trial_id": member["trial_id"], "weight": member["weight"], "seed": seed + i,
+        row = {"trial_id": member["trial_id"], "weight": member["weight"], "seed": member.get("seed", seed + i),
+               **({"snapshot": member["snapshot"]} if "snapshot" in member else {}),
                "epochs_trained": result["epochs_trained"], "config": member.get("config")}
         for split in ("val", "test"):
             if held_out[split]:
@@ -255,7 +272,8 @@ def run(path, library_report, out, settings, epochs, data=None, extra=None, dead
     build_ref = FAMILIES[metadata["family"]].trainable_params["build"]
     trained_on, pseudo_report = labelled or (data, None)
     results = train(members, trained_on, build_ref, settings.fit_on, epochs, settings.seed, settings.cpus,
-                    settings.gpus, extra, deadline, tta=settings.tta, most=most)
+                    settings.gpus, extra, deadline, tta=settings.tta, most=most, snapshots=settings.snapshots)
+    members, results = with_snapshots(members, results, settings.seed)
     report = build_report(members, results, data, settings.fit_on, epochs, settings.seed)  # scored on the split as it was
     report["wall_time_s"], report["tta"], report["pseudo_labels"] = time.perf_counter() - started, settings.tta, pseudo_report
     report["training_digits"] += pseudo_report["used"] if pseudo_report else 0

@@ -373,7 +373,10 @@ def _refit(e):
                  f"{e['name']} refit") if by_size else "")
     digits = report.get("training_digits")
     tta = report.get("tta", 1)
-    return (f"<p>{esc(e['name'])}: {len(report['members'])} members trained from scratch, {report['epochs']} epochs "
+    runs = len({m["seed"] for m in report["members"] if "snapshot" in m})
+    trained = (f"{len(report['members'])} members, snapshots at the ends of the cosine cycles of {runs} runs trained "
+               "from scratch" if runs else f"{len(report['members'])} members trained from scratch")
+    return (f"<p>{esc(e['name'])}: {trained}, {report['epochs']} epochs "
             f"planned each on <b>{esc(report['fit_on'])}</b>" + (f" ({digits} digits)" if digits else "")
             + (f", predictions averaged over {tta} shifted views" if tta and tta > 1 else "")
             + f"; weights from the library's selection: {esc(', '.join(scores) or 'no held-out split left to score on')}"

@@ -96,6 +96,10 @@ def build_parser(definition):
                           "more seeds of the chosen configs (default: 3 x --max-epochs)")
     ensemble.add_argument("--refit-ema", action="store_true",
                           help="refit members average their weights over training (Keras' use_ema, momentum 0.99)")
+    ensemble.add_argument("--refit-snapshots", type=int, default=1, metavar="K",
+                          help="snapshots per refit member: its run split into K cycles of cosine annealing from the "
+                          "config's rate, the weights at each cycle's end a member (default 1: one member, the "
+                          "config's own schedule)")
     ensemble.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                           help="with --ensemble and --test: the --test digits the library ensemble labels with "
                           "probability >= P join the refit's training digits (off by default: at 0.9 it lost at equal time, bench/RESULTS.md section 14)")
@@ -145,9 +149,12 @@ def validate(args, parser, definition, given=frozenset()):
         parser.error(f"--time-budget-min must not be negative, got {args.time_budget_min}")
     if not 0 < args.refit_share < 1:
         parser.error(f"--refit-share must be between 0 and 1, got {args.refit_share}")
-    for flag in ("refit_epochs", "refit_max_epochs"):
+    for flag in ("refit_epochs", "refit_max_epochs", "refit_snapshots"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    if args.refit_snapshots > 1 and args.refit_ema:
+        parser.error("--refit-snapshots with --refit-ema: choose one (a snapshot mid-run is of the raw weights, "
+                     "the last of the averaged ones)")
     if args.refit_max_epochs is not None and not (args.ensemble and args.time_budget_min):
         parser.error("--refit-max-epochs needs --ensemble and --time-budget-min (it caps the epochs planned to fit "
                      "the refit's share of the budget)")

@@ -102,6 +102,8 @@ def test_tta_outside_its_views_is_refused_by_every_command(bad, capsys):
     (["--test", "t.csv", "--pseudo-label", "0.99"], "--pseudo-label needs --ensemble"),
     (["--ensemble", "--refit-max-epochs", "0"], "--refit-max-epochs must be at least 1, got 0"),
     (["--ensemble", "--time-budget-min", "0", "--refit-max-epochs", "16"], "--refit-max-epochs needs --ensemble and --time-budget-min"),
+    (["--ensemble", "--refit-snapshots", "0"], "--refit-snapshots must be at least 1, got 0"),
+    (["--ensemble", "--refit-snapshots", "3", "--refit-ema"], "--refit-snapshots with --refit-ema: choose one"),
 ])
 def test_the_sweep_refuses_a_refit_it_cannot_make(argv, expected, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -125,6 +127,8 @@ def test_library_refuses_pseudo_labels_without_a_refit_or_test_digits(capsys):
     (["x", "--refit-time-min", "5", "--refit-max-epochs", "0"], "--refit-max-epochs must be at least 1, got 0"),
     (["x", "--refit-max-epochs", "8"], "--refit-max-epochs needs --refit-time-min"),
     (["x", "--refit-time-min", "soon"], "--refit-time-min: invalid float value: 'soon'"),
+    (["x", "--refit-epochs", "2", "--refit-snapshots", "0"], "--refit-snapshots must be at least 1, got 0"),
+    (["x", "--refit-epochs", "2", "--refit-snapshots", "2", "--refit-ema"], "--refit-snapshots with --refit-ema: choose one"),
 ])
 def test_library_refuses_a_refit_budget_it_cannot_plan(argv, expected, capsys):
     from sweeps.ensembles import library

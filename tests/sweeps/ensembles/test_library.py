@@ -157,6 +157,33 @@ def test_refit_of_the_chosen_configs_on_train_and_val_with_a_submission(smoke_sw
     assert pseudo["probabilities"] == "saved"  # the library's, not predicted twice
 
 
+@pytest.mark.slow
+def test_a_refit_with_snapshots_keeps_each_cycles_end_as_a_member_predict_replays(smoke_sweep, ray_local, tiny_data,
+                                                                                   tmp_path):
+    from sweeps.ensembles import predict
+    from sweeps.ensembles.refit_plan import refit_members
+
+    test_csv = write_kaggle_csv(tmp_path / "test.csv", tiny_data.x_test[:9])
+    out = tmp_path / "library"
+    assert library.main([str(smoke_sweep), "--test", str(test_csv), "--out", str(out), "--refit-epochs", "2",
+                         "--refit-snapshots", "2", "--fit-on", "train"]) == 0
+    chosen = refit_members(json.loads((out / "report.json").read_text()))
+    report = json.loads((tmp_path / "refit" / "report.json").read_text())
+    members = [(m["trial_id"], m["seed"], m["snapshot"], m["epochs_trained"]) for m in report["members"]]
+    assert members == [(c["trial_id"], report["members"][0]["seed"] + i, k, k)
+                       for i, c in enumerate(chosen) for k in (1, 2)]
+    assert sum(m["weight"] for m in report["members"]) == pytest.approx(sum(c["weight"] for c in chosen))
+    assert all(0 < m["val_accuracy"] <= 1 for m in report["members"])  # each snapshot scored on its own
+    assert len(list((tmp_path / "refit" / "members").glob("*.keras"))) == 2 * len(chosen)
+    replayed = tmp_path / "replayed.csv"
+    assert predict.main([str(tmp_path / "refit"), "--test", str(test_csv), "--out", str(replayed)]) == 0
+    assert (pd.read_csv(replayed)["Label"] == pd.read_csv(tmp_path / "refit" / "submission.csv")["Label"]).all()
+    from sweeps.results.report import _refit
+
+    html = _refit({"name": "snap", "refit": report})  # report.html's refit section
+    assert f"{2 * len(chosen)} members, snapshots at the ends of the cosine cycles of {len(chosen)} runs" in html
+
+
 def test_the_refit_progress_counts_epochs_before_any_member_is_done():
     from sweeps.ensembles.refit import progress_line
 
