@@ -35,6 +35,7 @@ LEVERS = {
                 "more, shorter members: at most the sweep's horizon each, the time left training more seeds"),
     "snapshots": (["--refit-snapshots", "2"], "snapshot members: each run 2 cycles of cosine annealing, a member at each end"),
     "snapshots3": (["--refit-snapshots", "3"], "snapshot members: each run 3 cycles of cosine annealing, a member at each end"),
+    "cosine": (["--refit-schedule", "cosine"], "every member's schedule cosine decay to zero over its run (5% warm-up)"),
 }
 
 

@@ -15,6 +15,8 @@ import numpy as np
 
 FIT_ON = ("train", "train+val", "random-split", "all")
 REFIT_ON = ("train", "train+val", "all")  # the refit's choices: its members keep the sweep's split
+# Schedules the refit may impose on every member: they span the member's run and follow its length.
+REFIT_SCHEDULES = ("cosine", "one_cycle")
 RANDOM_SPLIT_SHARE = 0.9
 
 

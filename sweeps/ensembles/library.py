@@ -26,7 +26,7 @@ from sweeps.ensembles.checkpoints import predict
 from sweeps.ensembles.pseudo import digits_fingerprint
 from sweeps.sweep import experiment
 from sweeps.sweep.runtime import import_tensorflow_quietly, start_ray
-from trainables.ensemble_member import REFIT_ON
+from trainables.ensemble_member import REFIT_ON, REFIT_SCHEDULES
 from trainables import ensemble as combine
 from trainables import errors
 from trainables.ensemble import threshold_flag, views_flag
@@ -208,6 +208,9 @@ def build_parser():
                        help="snapshots per refit member: its run split into K cycles of cosine annealing from the "
                        "config's rate, the weights at each cycle's end a member (default 1: one member, the config's "
                        "own schedule)")
+    refit.add_argument("--refit-schedule", choices=REFIT_SCHEDULES,
+                       help="every refit member's learning-rate schedule instead of its config's own: cosine decay to "
+                       "zero over the member's run after a 5%% warm-up, or one-cycle (default: the config's)")
     refit.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                        help="--test's digits that the library ensemble labels with probability >= P join the refit's "
                        "training digits (needs --test; off by default: at 0.9 it lost at equal time, bench/RESULTS.md section 14)")
@@ -227,7 +230,7 @@ def refit_chosen(path, board, report, args, library_dir):
     metadata = experiment.read_metadata(path)
     settings = refit.Settings(args.fit_on, args.refit_epochs, args.refit_max_epochs, metadata["flags"].get("seed", 0),
                               args.cpus_per_member, args.gpus_per_member, args.test, args.tta, args.refit_ema,
-                              args.pseudo_label, args.refit_snapshots)
+                              args.pseudo_label, args.refit_snapshots, args.refit_schedule)
     left_s = None if args.refit_time_min is None else args.refit_time_min * 60
     return refit.within(path, board, report, settings, left_s, metadata["max_epochs"], out, library_dir)
 

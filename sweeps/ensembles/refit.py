@@ -45,6 +45,7 @@ class Settings:
     ema: bool = False
     pseudo_label: float | None = None
     snapshots: int = 1  # cycles per member, each ending in a member of the ensemble (trainables/snapshots.py)
+    schedule: str | None = None  # every member's learning-rate schedule; None: each config's own
 
 
 def after_sweep(path, board, args, deadline):
@@ -58,7 +59,7 @@ def after_sweep(path, board, args, deadline):
     settings = Settings(args.fit_on, args.refit_epochs, getattr(args, "refit_max_epochs", None), args.seed,
                         args.cpus_per_trial, args.gpus_per_trial, args.test, getattr(args, "tta", 1),
                         getattr(args, "refit_ema", False), getattr(args, "pseudo_label", None),
-                        getattr(args, "refit_snapshots", 1))
+                        getattr(args, "refit_snapshots", 1), getattr(args, "refit_schedule", None))
     left_s = None if deadline is None else deadline - time.perf_counter()
     return within(path, board, json.loads(experiment.read_text(library_report)), settings, left_s, args.max_epochs)
 
@@ -107,9 +108,10 @@ def pseudo_labelled(path, library_report, data, extra, settings, library_dir=Non
     return pseudo.label(library_dir, data, extra, settings.pseudo_label, settings.tta, library_report)
 
 
-def plan(library_report, experiment_path, seeds=None, ema=False):
+def plan(library_report, experiment_path, seeds=None, ema=False, schedule=None):
     """[{trial_id, weight, config}] of the members to refit, with their selection weights;
-    ``seeds[i]`` copies of the i-th (each with its share of the weight; none at 0) when given."""
+    ``seeds[i]`` copies of the i-th (each with its share of the weight; none at 0) when given;
+    ``schedule``: the learning-rate schedule every config trains with instead of its own."""
     from sweeps.ensembles.checkpoints import local_checkpoint
     from trainables.keras_trainable import STATE_FILE  # imports TensorFlow: only when refitting
 
@@ -123,6 +125,8 @@ def plan(library_report, experiment_path, seeds=None, ema=False):
         config = without_origin(state["config"])
         if ema:
             config["ema"] = True
+        if schedule:
+            config["lr_schedule"] = schedule
         members += [{"trial_id": member["trial_id"], "weight": member["weight"] / copies, "config": config}] * copies
     return members
 
@@ -263,7 +267,7 @@ def run(path, library_report, out, settings, epochs, data=None, extra=None, dead
     test_csv = settings.test_csv
     if extra is None and test_csv:
         extra = load_kaggle_csv(test_csv, labelled=False)[0]
-    members = plan(library_report, path, seeds, settings.ema)
+    members = plan(library_report, path, seeds, settings.ema, settings.schedule)
     chosen = sum(1 for m in library_report["members"] if m["weight"])
     print(f"refit: {len({m['trial_id'] for m in members})} of the {chosen} chosen configs (of those with at least "
           f"{MIN_SHARE:.0%} of the weight, in whole rounds of the slots), {len(members)} members, {epochs} epochs "

@@ -20,7 +20,7 @@ from trainables.errors import UserError
 # Flags an extension may set; every other one comes from the experiment (and may not differ).
 OWN_FLAGS = {
     "extend", "name", "storage", "address", "verbose", "time_budget_min", "max_concurrent", "search",
-    "test", "ensemble", "refit_share", "refit_epochs", "refit_max_epochs", "fit_on", "tta", "refit_ema", "refit_snapshots", "pseudo_label", "mlflow", "cpus_per_trial", "gpus_per_trial",
+    "test", "ensemble", "refit_share", "refit_epochs", "refit_max_epochs", "fit_on", "tta", "refit_ema", "refit_snapshots", "refit_schedule", "pseudo_label", "mlflow", "cpus_per_trial", "gpus_per_trial",
 }
 # Its defaults where the experiment's would be wrong for N more trials: no presets (they ran),
 # no time limit (N trials is the request), no refit unless asked.

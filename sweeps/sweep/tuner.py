@@ -12,7 +12,7 @@ import os
 from sweeps.sweep import console, experiment, extend, scheduler, searcher, warm_start
 from sweeps.sweep.definition import trainable_of
 from trainables.data.loading import EMBEDDED
-from trainables.ensemble_member import REFIT_ON
+from trainables.ensemble_member import REFIT_ON, REFIT_SCHEDULES
 from trainables.ensemble import threshold_flag, views_flag
 from trainables.errors import ArgumentParser
 
@@ -100,6 +100,9 @@ def build_parser(definition):
                           help="snapshots per refit member: its run split into K cycles of cosine annealing from the "
                           "config's rate, the weights at each cycle's end a member (default 1: one member, the "
                           "config's own schedule)")
+    ensemble.add_argument("--refit-schedule", choices=REFIT_SCHEDULES,
+                          help="every refit member's learning-rate schedule instead of its config's own: cosine decay to "
+                          "zero over the member's run after a 5%% warm-up, or one-cycle (default: the config's)")
     ensemble.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                           help="with --ensemble and --test: the --test digits the library ensemble labels with "
                           "probability >= P join the refit's training digits (off by default: at 0.9 it lost at equal time, bench/RESULTS.md section 14)")
