@@ -136,13 +136,16 @@ def test_refit_of_the_chosen_configs_on_train_and_val_with_a_submission(smoke_sw
     out = tmp_path / "library"
     assert library.main([str(smoke_sweep), "--test", str(test_csv), "--out", str(out),
                          "--refit-epochs", "1", "--refit-time-min", "10", "--fit-on", "train+val",
-                         "--pseudo-label", "0.5"]) == 0
+                         "--pseudo-label", "0.5", "--refit-schedule", "cosine"]) == 0
     from sweeps.ensembles.refit_plan import refit_members
 
     chosen = refit_members(json.loads((out / "report.json").read_text()))
     report = json.loads((tmp_path / "refit" / "report.json").read_text())
     assert [m["trial_id"] for m in report["members"]] == [m["trial_id"] for m in chosen]
     assert [m["weight"] for m in report["members"]] == [m["weight"] for m in chosen]
+    own = pd.read_parquet(smoke_sweep / "leaderboard.parquet").set_index("trial_id")["config/lr_schedule"]
+    assert set(own[[m["trial_id"] for m in chosen]]) != {"cosine"}  # else the next line proves nothing
+    assert {m["config"]["lr_schedule"] for m in report["members"]} == {"cosine"}  # --refit-schedule's, not theirs
     assert report["val_accuracy"] is None and 0 < report["test_accuracy"] <= 1
     assert len(list((tmp_path / "refit" / "members").glob("*.keras"))) == len(chosen)
     assert len(pd.read_csv(tmp_path / "refit" / "submission.csv")) == 11
