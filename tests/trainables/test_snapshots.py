@@ -55,16 +55,3 @@ def test_a_member_with_snapshots_fits_its_cycles_to_its_deadline(tiny_data):
     # A deadline already past: the first epoch is the whole run, one cycle, no earlier snapshot.
     result = train_member(CONFIG, 0, BUILD, tiny_data, "train+val", 4, 1, deadline=time.time(), snapshots=2)
     assert result["epochs_trained"] == 1 and result["snapshots"] == []
-
-
-def test_the_refit_keeps_each_snapshot_as_a_member_with_its_runs_seed_and_a_share_of_its_weight():
-    from sweeps.ensembles.refit import with_snapshots
-
-    members = [{"trial_id": "a", "weight": 0.6}, {"trial_id": "b", "weight": 0.4}]
-    results = [{"epochs_trained": 9, "snapshots": [{"epochs_trained": 3}, {"epochs_trained": 6}]},
-               {"epochs_trained": 9}]
-    rows, taken = with_snapshots(members, results, seed=10)
-    assert [(r["trial_id"], r["seed"], r.get("snapshot")) for r in rows] == [
-        ("a", 10, 1), ("a", 10, 2), ("a", 10, 3), ("b", 11, None)]
-    assert [r["weight"] for r in rows] == pytest.approx([0.2, 0.2, 0.2, 0.4])
-    assert [t["epochs_trained"] for t in taken] == [3, 6, 9, 9]

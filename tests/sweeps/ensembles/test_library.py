@@ -187,6 +187,19 @@ def test_a_refit_with_snapshots_keeps_each_cycles_end_as_a_member_predict_replay
     assert f"{2 * len(chosen)} members, snapshots at the ends of the cosine cycles of {len(chosen)} runs" in html
 
 
+def test_the_refit_keeps_each_snapshot_as_a_member_with_its_runs_seed_and_a_share_of_its_weight():
+    from sweeps.ensembles.refit import with_snapshots
+
+    members = [{"trial_id": "a", "weight": 0.6}, {"trial_id": "b", "weight": 0.4}]
+    results = [{"epochs_trained": 9, "snapshots": [{"epochs_trained": 3}, {"epochs_trained": 6}]},
+               {"epochs_trained": 9}]
+    rows, taken = with_snapshots(members, results, seed=10)
+    assert [(r["trial_id"], r["seed"], r.get("snapshot")) for r in rows] == [
+        ("a", 10, 1), ("a", 10, 2), ("a", 10, 3), ("b", 11, None)]
+    assert [r["weight"] for r in rows] == pytest.approx([0.2, 0.2, 0.2, 0.4])
+    assert [t["epochs_trained"] for t in taken] == [3, 6, 9, 9]
+
+
 def test_the_refit_progress_counts_epochs_before_any_member_is_done():
     from sweeps.ensembles.refit import progress_line
 
