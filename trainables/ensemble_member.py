@@ -17,6 +17,17 @@ FIT_ON = ("train", "train+val", "random-split", "all")
 REFIT_ON = ("train", "train+val", "all")  # the refit's choices: its members keep the sweep's split
 # Schedules the refit may impose on every member: they span the member's run and follow its length.
 REFIT_SCHEDULES = ("cosine", "one_cycle")
+
+
+def add_refit_member_options(group):
+    """How each refit member trains, on ``cnn_search.py --ensemble`` and ``library.py`` alike."""
+    group.add_argument("--refit-snapshots", type=int, default=1, metavar="K",
+                       help="snapshots per refit member: its run split into K cycles of cosine annealing from the "
+                       "config's rate, the weights at each cycle's end a member (default 1: one member, the config's "
+                       "own schedule)")
+    group.add_argument("--refit-schedule", choices=REFIT_SCHEDULES,
+                       help="every refit member's learning-rate schedule instead of its config's own: cosine decay to "
+                       "zero over the member's run after a 5%% warm-up, or one-cycle (default: the config's)")
 RANDOM_SPLIT_SHARE = 0.9
 
 

@@ -26,7 +26,7 @@ from sweeps.ensembles.checkpoints import predict
 from sweeps.ensembles.pseudo import digits_fingerprint
 from sweeps.sweep import experiment
 from sweeps.sweep.runtime import import_tensorflow_quietly, start_ray
-from trainables.ensemble_member import REFIT_ON, REFIT_SCHEDULES
+from trainables.ensemble_member import REFIT_ON, add_refit_member_options
 from trainables import ensemble as combine
 from trainables import errors
 from trainables.ensemble import threshold_flag, views_flag
@@ -204,13 +204,7 @@ def build_parser():
     refit.add_argument("--fit-on", choices=REFIT_ON, default="train",
                        help="train: validation held out; train+val; all: every labelled digit (no test figure)")
     refit.add_argument("--refit-ema", action="store_true", help="refit members average their weights (Keras' use_ema)")
-    refit.add_argument("--refit-snapshots", type=int, default=1, metavar="K",
-                       help="snapshots per refit member: its run split into K cycles of cosine annealing from the "
-                       "config's rate, the weights at each cycle's end a member (default 1: one member, the config's "
-                       "own schedule)")
-    refit.add_argument("--refit-schedule", choices=REFIT_SCHEDULES,
-                       help="every refit member's learning-rate schedule instead of its config's own: cosine decay to "
-                       "zero over the member's run after a 5%% warm-up, or one-cycle (default: the config's)")
+    add_refit_member_options(refit)
     refit.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                        help="--test's digits that the library ensemble labels with probability >= P join the refit's "
                        "training digits (needs --test; off by default: at 0.9 it lost at equal time, bench/RESULTS.md section 14)")

@@ -12,7 +12,7 @@ import os
 from sweeps.sweep import console, experiment, extend, scheduler, searcher, warm_start
 from sweeps.sweep.definition import trainable_of
 from trainables.data.loading import EMBEDDED
-from trainables.ensemble_member import REFIT_ON, REFIT_SCHEDULES
+from trainables.ensemble_member import REFIT_ON, add_refit_member_options
 from trainables.ensemble import threshold_flag, views_flag
 from trainables.errors import ArgumentParser
 
@@ -96,13 +96,7 @@ def build_parser(definition):
                           "more seeds of the chosen configs (default: 3 x --max-epochs)")
     ensemble.add_argument("--refit-ema", action="store_true",
                           help="refit members average their weights over training (Keras' use_ema, momentum 0.99)")
-    ensemble.add_argument("--refit-snapshots", type=int, default=1, metavar="K",
-                          help="snapshots per refit member: its run split into K cycles of cosine annealing from the "
-                          "config's rate, the weights at each cycle's end a member (default 1: one member, the "
-                          "config's own schedule)")
-    ensemble.add_argument("--refit-schedule", choices=REFIT_SCHEDULES,
-                          help="every refit member's learning-rate schedule instead of its config's own: cosine decay to "
-                          "zero over the member's run after a 5%% warm-up, or one-cycle (default: the config's)")
+    add_refit_member_options(ensemble)
     ensemble.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                           help="with --ensemble and --test: the --test digits the library ensemble labels with "
                           "probability >= P join the refit's training digits (off by default: at 0.9 it lost at equal time, bench/RESULTS.md section 14)")
