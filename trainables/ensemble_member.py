@@ -28,6 +28,13 @@ def add_refit_member_options(group):
     group.add_argument("--refit-schedule", choices=REFIT_SCHEDULES,
                        help="every refit member's learning-rate schedule instead of its config's own: cosine decay to "
                        "zero over the member's run after a 5%% warm-up, or one-cycle (default: the config's)")
+
+
+def check_refit_member_options(args, parser):
+    """``parser.error`` (exit 2) for a combination of ``add_refit_member_options``' flags that cannot train."""
+    if args.refit_snapshots > 1 and args.refit_ema:
+        parser.error("--refit-snapshots with --refit-ema: choose one (a snapshot mid-run is of the raw weights, "
+                     "the last of the averaged ones)")
 RANDOM_SPLIT_SHARE = 0.9
 
 

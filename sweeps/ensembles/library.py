@@ -26,7 +26,7 @@ from sweeps.ensembles.checkpoints import predict
 from sweeps.ensembles.pseudo import digits_fingerprint
 from sweeps.sweep import experiment
 from sweeps.sweep.runtime import import_tensorflow_quietly, start_ray
-from trainables.ensemble_member import REFIT_ON, add_refit_member_options
+from trainables.ensemble_member import REFIT_ON, add_refit_member_options, check_refit_member_options
 from trainables import ensemble as combine
 from trainables import errors
 from trainables.ensemble import threshold_flag, views_flag
@@ -235,9 +235,7 @@ def main(argv=None):
     for flag in ("size", "refit_epochs", "refit_max_epochs", "refit_snapshots"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
-    if args.refit_snapshots > 1 and args.refit_ema:
-        parser.error("--refit-snapshots with --refit-ema: choose one (a snapshot mid-run is of the raw weights, "
-                     "the last of the averaged ones)")
+    check_refit_member_options(args, parser)
     if args.refit_time_min is not None and not args.refit_time_min > 0:
         parser.error(f"--refit-time-min must be above 0, got {args.refit_time_min:g}")
     refits = args.refit_epochs or args.refit_time_min

@@ -12,7 +12,7 @@ import os
 from sweeps.sweep import console, experiment, extend, scheduler, searcher, warm_start
 from sweeps.sweep.definition import trainable_of
 from trainables.data.loading import EMBEDDED
-from trainables.ensemble_member import REFIT_ON, add_refit_member_options
+from trainables.ensemble_member import REFIT_ON, add_refit_member_options, check_refit_member_options
 from trainables.ensemble import threshold_flag, views_flag
 from trainables.errors import ArgumentParser
 
@@ -149,9 +149,7 @@ def validate(args, parser, definition, given=frozenset()):
     for flag in ("refit_epochs", "refit_max_epochs", "refit_snapshots"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
-    if args.refit_snapshots > 1 and args.refit_ema:
-        parser.error("--refit-snapshots with --refit-ema: choose one (a snapshot mid-run is of the raw weights, "
-                     "the last of the averaged ones)")
+    check_refit_member_options(args, parser)
     if args.refit_max_epochs is not None and not (args.ensemble and args.time_budget_min):
         parser.error("--refit-max-epochs needs --ensemble and --time-budget-min (it caps the epochs planned to fit "
                      "the refit's share of the budget)")
