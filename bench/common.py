@@ -23,6 +23,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from trainables.errors import HelpFormatter
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 PYTHON = sys.executable
@@ -44,7 +46,7 @@ EIGHT_PRESETS = [
 
 def parser(description, sizes):
     """The flags every benchmark takes; ``sizes`` maps tiny / quick / full to a dict of sizes."""
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help=f"quick sizes (run_all --quick): {sizes['quick']}")
     mode.add_argument("--tiny", action="store_true", help=f"smoke-check sizes, records nothing: {sizes['tiny']}")

