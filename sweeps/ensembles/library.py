@@ -207,7 +207,7 @@ def build_parser():
     add_refit_member_options(refit)
     refit.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                        help="--test's digits that the library ensemble labels with probability >= P join the refit's "
-                       "training digits (needs --test; off by default: at 0.9 it lost at equal time, bench/RESULTS.md section 14)")
+                       "training digits (needs --test; off by default: at 0.9 it showed no gain at equal time, bench/RESULTS.md section 14)")
     refit.add_argument("--cpus-per-member", type=float, default=1.0)
     refit.add_argument("--gpus-per-member", type=float, default=0.0)
     refit.add_argument("--address", help="Ray cluster address; a local Ray of its own by default")

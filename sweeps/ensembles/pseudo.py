@@ -1,5 +1,5 @@
 """Pseudo-labels: the digits of ``--test`` that the library ensemble labels with confidence join
-the refit's training data (``--pseudo-label P``; off by default: at 0.9 it lost at equal time, bench/RESULTS.md section 14).
+the refit's training data (``--pseudo-label P``; off by default: at 0.9 it showed no gain at equal time, bench/RESULTS.md section 14).
 
 Only ``--test``'s unlabelled digits are offered. A digit that is pixel for pixel one of the split's
 labelled validation or test digits is never taken: validation chose the ensemble and test scores

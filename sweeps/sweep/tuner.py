@@ -99,7 +99,7 @@ def build_parser(definition):
     add_refit_member_options(ensemble)
     ensemble.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                           help="with --ensemble and --test: the --test digits the library ensemble labels with "
-                          "probability >= P join the refit's training digits (off by default: at 0.9 it lost at equal time, bench/RESULTS.md section 14)")
+                          "probability >= P join the refit's training digits (off by default: at 0.9 it showed no gain at equal time, bench/RESULTS.md section 14)")
     ensemble.add_argument("--tta", type=views_flag, default=1,
                           help="test-time augmentation in the library ensemble and the refit: each model averages "
                           "this many views of a digit (1: the digit alone; 5: and its four 1-pixel shifts)")
