@@ -11,7 +11,6 @@ that does better there; the test split only ever reports. Writes report.json,
 report.md, manifest.json, members/*.keras and, with --test, submission.csv.
 """
 
-import argparse
 import sys
 import time
 

@@ -6,7 +6,6 @@ of ``searcher.py`` seeded with the notes' presets, the scheduler of ``scheduler.
 resources, failure retries, resume) from here.
 """
 
-import argparse
 import os
 
 from sweeps.sweep import console, experiment, extend, scheduler, searcher, warm_start
