@@ -27,7 +27,7 @@ import common  # noqa: E402
 
 SIZES = {"tiny": {"runs": [(1.5, 0)], "limit": 1000}, "quick": {"runs": [(6, 0)], "limit": None},
          "full": {"runs": [(15, 0), (15, 1), (30, 0), (30, 1)], "limit": None}}
-# name -> (the library.py flags it adds, what it is); "{max_epochs}" is the sweep's horizon, "{max_epochs6}" 6 times it.
+# name -> (the library.py flags it adds, what it is); "{max_epochs}" is the sweep's horizon, "{max_epochsN}" N times it.
 LEVERS = {
     "control": ([], "no lever: (a)'s refit again, the harness's own noise"),
     "ema": (["--refit-ema"], "weight averaging, Keras' use_ema (momentum 0.99)"),
@@ -37,7 +37,8 @@ LEVERS = {
     "snapshots3": (["--refit-snapshots", "3"], "snapshot members: each run 3 cycles of cosine annealing, a member at each end"),
     "cosine": (["--refit-schedule", "cosine"], "every member's schedule cosine decay to zero over its run (5% warm-up)"),
     "longer": (["--refit-max-epochs", "{max_epochs6}"],
-               "the epoch cap at 6x the horizon instead of 3x: members train to the end of their share of the time"),
+               "the epoch cap at 6x the horizon, the default since 2026-12-04 (then a lever against 3x)"),
+    "cap3": (["--refit-max-epochs", "{max_epochs3}"], "the epoch cap at 3x the horizon, the default until 2026-12-04"),
 }
 
 
@@ -65,7 +66,8 @@ def refit_arm(out, path, seconds, flags, fit_on="train+val"):
 
 
 def lever_arm(work, path, seconds, lever, metadata, budget, seed):
-    flags = [f.format(max_epochs=metadata["max_epochs"], max_epochs6=6 * metadata["max_epochs"]) for f in LEVERS[lever][0]]
+    horizon = metadata["max_epochs"]
+    flags = [f.format(max_epochs=horizon, max_epochs3=3 * horizon, max_epochs6=6 * horizon) for f in LEVERS[lever][0]]
     return refit_arm(work / f"{lever}-{budget:g}min-seed{seed}", path, seconds, flags)
 
 

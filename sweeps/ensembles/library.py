@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 
 from sweeps.results.leaderboard import markdown as table_markdown
-from sweeps.ensembles import outputs, refit, refit_plan
+from sweeps.ensembles import outputs, refit
 from sweeps.ensembles.checkpoints import predict
 from sweeps.ensembles.pseudo import digits_fingerprint
 from sweeps.sweep import experiment
 from sweeps.sweep.runtime import import_tensorflow_quietly, start_ray
-from trainables.ensemble_member import REFIT_ON, add_refit_member_options, check_refit_member_options
+from trainables.ensemble_member import EPOCH_CAP, REFIT_ON, add_refit_member_options, check_refit_member_options
 from trainables import ensemble as combine
 from trainables import errors
 from trainables.ensemble import threshold_flag, views_flag
@@ -200,7 +200,7 @@ def build_parser():
                        "(default: no refit unless --refit-epochs)")
     refit.add_argument("--refit-max-epochs", type=int, metavar="E",
                        help=f"with --refit-time-min: the most epochs a member trains, the time left training more "
-                       f"seeds (default: {refit_plan.EPOCH_CAP} x the sweep's --max-epochs)")
+                       f"seeds (default: {EPOCH_CAP} x the sweep's --max-epochs)")
     refit.add_argument("--fit-on", choices=REFIT_ON, default="train",
                        help="train: validation held out; train+val; all: every labelled digit (no test figure)")
     refit.add_argument("--refit-ema", action="store_true", help="refit members average their weights (Keras' use_ema)")

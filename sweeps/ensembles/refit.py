@@ -21,10 +21,11 @@ import pandas as pd
 
 from sweeps.results.leaderboard import markdown
 from sweeps.ensembles import outputs
-from sweeps.ensembles.refit_plan import (EPOCH_CAP, MIN_SHARE, TAIL_S, budget_plan, chosen_epochs, parallel_members,
+from sweeps.ensembles.refit_plan import (MIN_SHARE, TAIL_S, budget_plan, chosen_epochs, parallel_members,
                                          refit_members)
 from sweeps.sweep.origin import without_origin
 from trainables import ensemble as combine
+from trainables.ensemble_member import EPOCH_CAP
 
 OUT = outputs.REFIT_DIR
 HEARTBEAT_S = 10

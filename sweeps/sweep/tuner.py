@@ -11,7 +11,7 @@ import os
 from sweeps.sweep import console, experiment, extend, scheduler, searcher, warm_start
 from sweeps.sweep.definition import trainable_of
 from trainables.data.loading import EMBEDDED
-from trainables.ensemble_member import REFIT_ON, add_refit_member_options, check_refit_member_options
+from trainables.ensemble_member import EPOCH_CAP, REFIT_ON, add_refit_member_options, check_refit_member_options
 from trainables.ensemble import threshold_flag, views_flag
 from trainables.errors import ArgumentParser, HelpFormatter
 
@@ -92,7 +92,7 @@ def build_parser(definition):
                           "planned from the epoch times the sweep measured; --max-epochs without a budget)")
     ensemble.add_argument("--refit-max-epochs", type=int, metavar="E",
                           help="with --time-budget-min: the most epochs a refit member trains, the time left training "
-                          "more seeds of the chosen configs (default: 3 x --max-epochs)")
+                          f"more seeds of the chosen configs (default: {EPOCH_CAP} x --max-epochs)")
     ensemble.add_argument("--refit-ema", action="store_true",
                           help="refit members average their weights over training (Keras' use_ema, momentum 0.99)")
     add_refit_member_options(ensemble)
