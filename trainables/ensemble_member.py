@@ -19,8 +19,9 @@ REFIT_ON = ("train", "train+val", "all")  # the refit's choices: its members kee
 REFIT_SCHEDULES = ("cosine", "one_cycle")
 # With a time budget, a refit member's most epochs, as a multiple of the sweep's --max-epochs (the
 # horizon): on this data accuracy still rises past it (notes-final: 0.982-0.990 at 20 epochs). At 3 x,
-# a 30-minute refit trained 4 configs to 48 epochs and idled its slots for the last 200 s; at 6 x it
-# trained the 2 heaviest for 83-96 epochs, each better alone, +0.33 together (RESULTS.md section 13).
+# 30-minute refits trained 3-4 configs or seeds to 48 epochs and idled their slots for the last
+# 128-200 s; at 6 x the 2 heaviest configs trained 83-96 epochs, each better alone, +0.07 and +0.33
+# together on seeds 0 and 1 (bench/RESULTS.md section 13).
 EPOCH_CAP = 6
 
 
