@@ -27,6 +27,8 @@ EPOCH_CAP = 6
 
 def add_refit_member_options(group):
     """How each refit member trains, on ``cnn_search.py --ensemble`` and ``library.py`` alike."""
+    group.add_argument("--refit-ema", action="store_true",
+                       help="refit members average their weights over training (Keras' use_ema, momentum 0.99)")
     group.add_argument("--refit-snapshots", type=int, default=1, metavar="K",
                        help="snapshots per refit member: its run split into K cycles of cosine annealing from the "
                        "config's rate, the weights at each cycle's end a member (default 1: one member, the config's "

@@ -203,7 +203,6 @@ def build_parser():
                        f"seeds (default: {EPOCH_CAP} x the sweep's --max-epochs)")
     refit.add_argument("--fit-on", choices=REFIT_ON, default="train",
                        help="train: validation held out; train+val; all: every labelled digit (no test figure)")
-    refit.add_argument("--refit-ema", action="store_true", help="refit members average their weights (Keras' use_ema)")
     add_refit_member_options(refit)
     refit.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                        help="--test's digits that the library ensemble labels with probability >= P join the refit's "

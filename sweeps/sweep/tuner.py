@@ -93,8 +93,6 @@ def build_parser(definition):
     ensemble.add_argument("--refit-max-epochs", type=int, metavar="E",
                           help="with --time-budget-min: the most epochs a refit member trains, the time left training "
                           f"more seeds of the chosen configs (default: {EPOCH_CAP} x --max-epochs)")
-    ensemble.add_argument("--refit-ema", action="store_true",
-                          help="refit members average their weights over training (Keras' use_ema, momentum 0.99)")
     add_refit_member_options(ensemble)
     ensemble.add_argument("--pseudo-label", type=threshold_flag, metavar="P",
                           help="with --ensemble and --test: the --test digits the library ensemble labels with "
