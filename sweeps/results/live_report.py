@@ -17,7 +17,7 @@ from pathlib import Path
 from ray import tune
 
 from sweeps.sweep import experiment
-from sweeps.results import report
+from sweeps.results import markup, report
 
 EVERY_S = 30.0
 
@@ -38,9 +38,9 @@ class LiveReport(tune.Callback):
     def setup(self, **info):
         self._last = time.monotonic()  # the first redraw too waits its interval: short sweeps pay nothing
         if not experiment.exists(self.out):  # a resumed sweep keeps its last report until the first redraw
-            title = report.esc(f"digit-sweep report: {Path(str(self._path)).name}")
+            title = markup.esc(f"digit-sweep report: {Path(str(self._path)).name}")
             body = '<p class="best">The sweep has started; no trial has reported yet.</p>\n'
-            html = report.page(title, body, self._every_s)
+            html = markup.page(title, body, self._every_s)
             experiment.write_file(self.out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
 
     def on_trial_result(self, iteration, trials, trial, result, **info):

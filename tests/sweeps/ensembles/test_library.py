@@ -181,9 +181,9 @@ def test_a_refit_with_snapshots_keeps_each_cycles_end_as_a_member_predict_replay
     replayed = tmp_path / "replayed.csv"
     assert predict.main([str(tmp_path / "refit"), "--test", str(test_csv), "--out", str(replayed)]) == 0
     assert (pd.read_csv(replayed)["Label"] == pd.read_csv(tmp_path / "refit" / "submission.csv")["Label"]).all()
-    from sweeps.results.report import _refit
+    from sweeps.results.ensemble_sections import refit
 
-    html = _refit({"name": "snap", "refit": report})  # report.html's refit section
+    html = refit({"name": "snap", "refit": report})  # report.html's refit section
     assert f"{2 * len(chosen)} members, snapshots at the ends of the cosine cycles of {len(chosen)} runs" in html
 
 
