@@ -1,7 +1,7 @@
 """The whole job a family's command runs: the sweep, then every output after it.
 
 ``run_cli(definition)`` is each entry point (``sweeps/cnn_search.py`` and the rest): the flags
-(``sweeps/sweep/tuner.py``), the sweep, the leaderboard and report (``sweeps/results/``), the library
+(``sweeps/sweep/flags.py``), the sweep (``tuner.py``), the leaderboard and report (``sweeps/results/``), the library
 ensemble and, with ``--ensemble``, the refit (``sweeps/ensembles/``). The top of the import layers:
 nothing below imports it.
 """
@@ -9,7 +9,7 @@ nothing below imports it.
 import sys
 import time
 
-from sweeps.sweep import experiment, runtime, tuner, warm_start
+from sweeps.sweep import experiment, flags, runtime, tuner, warm_start
 from sweeps.sweep import extend
 from trainables import errors
 from trainables.data.kaggle_csv import load_kaggle_csv
@@ -75,10 +75,10 @@ def run_sweep(definition, args):
 
 def run_cli(definition, argv=None):
     started = time.perf_counter()
-    parser = tuner.build_parser(definition)
+    parser = flags.build_parser(definition)
     args = parser.parse_args(argv)
     try:
-        tuner.validate(args, parser, definition, errors.given_flags(parser, argv))
+        flags.validate(args, parser, definition, errors.given_flags(parser, argv))
         path, board, written = run_sweep(definition, args)
     except UserError as error:
         return errors.report(parser.prog, error)

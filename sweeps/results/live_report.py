@@ -5,7 +5,7 @@ results have arrived, it rebuilds the leaderboard from the experiment's
 directory and redraws report.html in a background thread (about 2.5 s for 100
 trials on this machine), so Tune's loop, which the trials wait on at every
 report, never waits for matplotlib. The live page reloads itself in the browser;
-the final report, written after the sweep (``sweeps/tuner.py``), does not.
+the final report, written after the sweep (``sweeps/pipeline.py``), does not.
 """
 
 import sys

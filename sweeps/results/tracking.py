@@ -15,7 +15,7 @@ from ray.air.integrations.mlflow import MLflowLoggerCallback
 
 from sweeps.sweep import experiment
 from trainables.ray_adapter import best_checkpoint_result, mlflow_run_id
-from sweeps.sweep.tuner import MLFLOW_BESIDE
+from sweeps.sweep.flags import MLFLOW_BESIDE
 
 
 

@@ -1,7 +1,7 @@
 """Sweep definitions: what a family searches, how a trial trains, what is measured.
 
 In the manner of Syne Tune's benchmark definitions, a family is a small typed
-record; the Tuner assembly in ``sweeps/tuner.py`` works from it alone.
+record; the flags (``flags.py``) and the Tuner assembly (``tuner.py``) work from it alone.
 """
 
 from dataclasses import dataclass, field

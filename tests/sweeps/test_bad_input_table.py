@@ -76,7 +76,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, cases, tmp_pat
 
 def test_resume_with_a_conflicting_flag_is_refused(tmp_path, capsys):
     from sweeps.sweep import experiment
-    from sweeps.sweep.tuner import build_parser
+    from sweeps.sweep.flags import build_parser
 
     recorded = {k: v for k, v in vars(build_parser(CNN).parse_args([])).items()}
     experiment.write_text(str(tmp_path / "cnn-a" / experiment.METADATA), json.dumps({"family": "cnn", "flags": recorded}))

@@ -114,7 +114,7 @@ def test_bad_flags_exit_2_naming_the_flag(argv, flag, tmp_path):
 def test_fifo_starts_the_costliest_preset_first_asha_keeps_the_given_order(scheduler, first, tmp_path):
     from search_spaces.cnn import PRESETS
     from sweeps.sweep.definition import CNN
-    from sweeps.sweep.tuner import build_parser, validate
+    from sweeps.sweep.flags import build_parser, validate
 
     parser = build_parser(CNN)
     args = parser.parse_args(["--presets", "baseline-cnn,he-uniform,notes-final", "--scheduler", scheduler,

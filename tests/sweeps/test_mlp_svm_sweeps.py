@@ -98,7 +98,7 @@ def test_three_families_side_by_side(svm_sweep, mlp_sweep, smoke_sweep, tmp_path
 
 
 def test_svm_help_speaks_of_rungs_and_starts_without_tensorflow(tmp_path):
-    probe = ("import sys; from sweeps.sweep.definition import SVM, trainable_of; from sweeps.sweep.tuner import build_parser; "
+    probe = ("import sys; from sweeps.sweep.definition import SVM, trainable_of; from sweeps.sweep.flags import build_parser; "
              "trainable_of(SVM); assert 'tensorflow' not in sys.modules; print(build_parser(SVM).format_help())")
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

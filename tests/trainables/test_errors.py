@@ -16,7 +16,7 @@ def test_given_flags_are_the_named_ones_even_at_their_default_value():
 
 def test_the_sweep_parser_names_what_was_given():
     from sweeps.sweep.definition import CNN
-    from sweeps.sweep.tuner import build_parser
+    from sweeps.sweep.flags import build_parser
 
     parser = build_parser(CNN)
     assert given_flags(parser, ["--max-epochs", "16", "--tta", "5", "--resume"]) == {"max_epochs", "tta", "resume"}
@@ -24,7 +24,7 @@ def test_the_sweep_parser_names_what_was_given():
 
 def test_help_shows_a_default_only_where_there_is_one_and_once():
     from sweeps.sweep.definition import CNN
-    from sweeps.sweep.tuner import build_parser
+    from sweeps.sweep.flags import build_parser
 
     text = " ".join(build_parser(CNN).format_help().split())  # argparse wraps lines at the terminal's width
     assert "validation share, used by the search (default: 0.15)" in text

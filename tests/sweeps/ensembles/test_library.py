@@ -313,7 +313,7 @@ def test_the_refit_leaves_out_members_of_negligible_weight():
 
 def test_ensemble_splits_the_time_budget_between_search_and_refit():
     from sweeps.sweep.definition import CNN, SVM
-    from sweeps.sweep.tuner import build_parser, validate
+    from sweeps.sweep.flags import build_parser, validate
 
     parser = build_parser(CNN)
     args = parser.parse_args(["--ensemble", "--time-budget-min", "60", "--refit-share", "0.25"])

@@ -36,7 +36,7 @@ def test_every_trial_is_an_mlflow_run_with_params_metrics_and_checkpoints(ray_lo
 def test_mlflow_alone_logs_beside_the_experiment(tmp_path):
     from sweeps.sweep.definition import CNN
     from sweeps.results import tracking
-    from sweeps.sweep.tuner import MLFLOW_BESIDE, build_parser
+    from sweeps.sweep.flags import MLFLOW_BESIDE, build_parser
 
     args = build_parser(CNN).parse_args(["--mlflow", "--storage", str(tmp_path), "--name", "x"])
     assert args.mlflow == MLFLOW_BESIDE

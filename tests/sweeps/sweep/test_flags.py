@@ -7,7 +7,7 @@ import pytest
 
 from sweeps.sweep import experiment
 from sweeps.sweep.definition import CNN
-from sweeps.sweep.tuner import SMOKE, build_parser, validate
+from sweeps.sweep.flags import SMOKE, build_parser, validate
 from trainables import errors
 from trainables.errors import UserError
 
