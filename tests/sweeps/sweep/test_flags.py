@@ -1,4 +1,4 @@
-"""Flags checked before anything runs: storage, names, resume, the smoke test (issue 13)."""
+"""Flags checked before anything runs: storage, names, resume, the smoke test (issue 13), the budget's split."""
 
 import json
 import os
@@ -6,7 +6,7 @@ import os
 import pytest
 
 from sweeps.sweep import experiment
-from sweeps.sweep.definition import CNN
+from sweeps.sweep.definition import CNN, SVM
 from sweeps.sweep.flags import SMOKE, build_parser, validate
 from trainables import errors
 from trainables.errors import UserError
@@ -135,3 +135,16 @@ def test_a_sweep_in_which_no_trial_reported_is_not_a_success(ray_local, tmp_path
     # A budget of one second ends the sweep before any trial's first report.
     assert run_cli(CNN, sweep_args(tmp_path, "nothing", "--time-budget-min", "0.017", "--num-samples", "2")) == 1
     assert "no trial reported a result" in capsys.readouterr().err
+
+
+def test_ensemble_splits_the_time_budget_between_search_and_refit():
+    parser = build_parser(CNN)
+    args = parser.parse_args(["--ensemble", "--time-budget-min", "60", "--refit-share", "0.25"])
+    validate(args, parser, CNN)
+    assert args.time_budget_min == 45 and args.job_budget_min == 60
+    args = parser.parse_args(["--time-budget-min", "60"])
+    validate(args, parser, CNN)
+    assert args.time_budget_min == 60  # without --ensemble the sweep has it all
+    svm = build_parser(SVM)
+    with pytest.raises(SystemExit):
+        validate(svm.parse_args(["--ensemble"]), svm, SVM)
