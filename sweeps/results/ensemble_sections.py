@@ -8,6 +8,7 @@ import pandas as pd
 from sweeps.results import plots
 from sweeps.results.markup import esc, fmt, img, table
 
+
 def ensemble(e):
     report = e["ensemble"]
     accuracy = report.get("test_accuracy") or {}
