@@ -9,6 +9,7 @@ import pandas as pd
 
 from sweeps.sweep import scheduler
 
+
 def decision_points(max_epochs, flags):
     """Where ASHA decides (every bracket), from the experiment's flags; none for FIFO."""
     if flags.get("scheduler", "asha") == "fifo" or not flags.get("grace_period"):
