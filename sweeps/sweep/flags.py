@@ -7,7 +7,8 @@ Every error is one line naming the flag, exit status 2 (``trainables.errors.Argu
 """
 
 from sweeps.sweep import experiment, extend
-from trainables.data.loading import EMBEDDED
+from trainables.data.kaggle_csv import count_data_rows
+from trainables.data.loading import EMBEDDED, EMBEDDED_SIZE
 from trainables.ensemble_member import EPOCH_CAP, REFIT_ON, add_refit_member_options, check_refit_member_options
 from trainables.ensemble import threshold_flag, views_flag
 from trainables.errors import ArgumentParser, HelpFormatter
@@ -189,9 +190,6 @@ def _check_ensemble(args, parser, definition):
 
 def smoke_limit(data, limit):
     """The smoke test's digit limit, shrunk to the data: None (all of it) when it holds fewer."""
-    from trainables.data.kaggle_csv import count_data_rows
-    from trainables.data.loading import EMBEDDED, EMBEDDED_SIZE
-
     available = EMBEDDED_SIZE if data == EMBEDDED else count_data_rows(data, labelled=True)
     return limit if limit < available else None
 
