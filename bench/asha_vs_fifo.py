@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 # ASHA's saving is set by its rungs: grace 1, max 9, reduction 3 gives rungs at 1 and 3, where a
 # synchronous top-third cut would spend 24 + 8x2 + 2.7x6 = 56 of FIFO's 216 epochs (26%). The
@@ -42,7 +43,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="seeds the sampling, the split and every trial")
     args = common.parse(p, argv)
     size, work = args.size, args.work / "asha_vs_fifo"
-    report = common.Report("asha_vs_fifo", "2. ASHA vs FIFO", args)
+    report = recording.Report("asha_vs_fifo", "2. ASHA vs FIFO", args)
     flags = ["--search", "random", "--presets", "none", "--num-samples", str(size["configs"]), "--seed", str(args.seed),
              "--max-epochs", str(size["max_epochs"]), "--grace-period", str(size["grace"]), "--reduction-factor", "3",
              "--val-fraction", str(size["val_fraction"]), "--time-budget-min", "0"]
@@ -60,14 +61,14 @@ def main(argv=None):
     f_best, a_best = float(fifo["best_val_accuracy"].max()), float(asha["best_val_accuracy"].max())
     share, gap = a_epochs / f_epochs, f_best - a_best
     report.add(
-        common.figure("same configs in both arms (config columns compared)", int(same), "identical", same,
+        recording.figure("same configs in both arms (config columns compared)", int(same), "identical", same,
                       fmt="yes" if same else "no"),
-        common.figure("FIFO epochs", f_epochs, fmt="{:d}"), common.figure("ASHA epochs", a_epochs, fmt="{:d}"),
-        common.figure("ASHA epochs / FIFO epochs", share, "<= 0.35", share <= EPOCHS_GOAL),
-        common.figure("FIFO best val accuracy", f_best, fmt="{:.4f}"),
-        common.figure("ASHA best val accuracy", a_best, fmt="{:.4f}"),
-        common.figure("FIFO best - ASHA best", gap, "<= 0.002", gap <= ACCURACY_GOAL + 1e-9, fmt="{:.4f}"),
-        common.figure("wall time ASHA / FIFO", arms["asha"]["wall"] / arms["fifo"]["wall"]),
+        recording.figure("FIFO epochs", f_epochs, fmt="{:d}"), recording.figure("ASHA epochs", a_epochs, fmt="{:d}"),
+        recording.figure("ASHA epochs / FIFO epochs", share, "<= 0.35", share <= EPOCHS_GOAL),
+        recording.figure("FIFO best val accuracy", f_best, fmt="{:.4f}"),
+        recording.figure("ASHA best val accuracy", a_best, fmt="{:.4f}"),
+        recording.figure("FIFO best - ASHA best", gap, "<= 0.002", gap <= ACCURACY_GOAL + 1e-9, fmt="{:.4f}"),
+        recording.figure("wall time ASHA / FIFO", arms["asha"]["wall"] / arms["fifo"]["wall"]),
     )
     n_val = _val_size(arms["fifo"]["path"])
     limit = f"--limit {size['limit']}" if size["limit"] else "all 5,000 digits"
@@ -84,7 +85,7 @@ def main(argv=None):
              int((arms[s]["board"]["status"] == "ERROR").sum()))
             for s in ("fifo", "asha")]
     report.note("Profile: epochs and time per arm",
-                common.table(rows, ["arm", "wall s", "Ray start s", "tuner.fit s", "epochs", "trials by epochs run",
+                recording.table(rows, ["arm", "wall s", "Ray start s", "tuner.fit s", "epochs", "trials by epochs run",
                                     "errored"]))
     report.note("Profile: FIFO's top 5 configs under ASHA", _top_under_asha(fifo, asha))
     for s in ("fifo", "asha"):
@@ -113,7 +114,7 @@ def _top_under_asha(fifo, asha):
         a = asha_by_key.get(key)
         rows.append((f.rank, f"{f.best_val_accuracy:.4f}", f.num_params, f"{f.wall_time_s:.0f}",
                      a.rank if a else "-", f"{a.best_val_accuracy:.4f}" if a else "-", a.epochs if a else "-"))
-    return common.table(rows, ["FIFO rank", "FIFO best", "params", "FIFO trial s", "ASHA rank", "ASHA best",
+    return recording.table(rows, ["FIFO rank", "FIFO best", "params", "FIFO trial s", "ASHA rank", "ASHA best",
                                "ASHA epochs"])
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 SIZES = {
     "tiny": {"runs": [(1.5, 0)], "limit": 1000, "members": 2},
@@ -163,7 +164,7 @@ def main(argv=None):
     if args.runs:
         size["runs"] = [(float(run.split(":")[0]), int(run.split(":")[1])) for run in args.runs]
     work.mkdir(parents=True, exist_ok=True)
-    report = common.Report("budget_quality", "8. One budget for the whole job", args)
+    report = recording.Report("budget_quality", "8. One budget for the whole job", args)
     rows = []
     for budget, seed in size["runs"]:
         epoch_s, how = notes_final_epoch_s(seed, size["limit"])
@@ -191,23 +192,23 @@ def main(argv=None):
         at = [r for r in rows if r["budget"] == budget]
         (a, a_spread), (b, b_spread) = mean_spread([r["a"] for r in at]), mean_spread([r["b"] for r in at])
         used = [min(r[wall] for r in at) / (budget * 60) for wall in ("a_wall", "b_wall")]
-        report.add(common.figure(f"{budget:g} min: (a) sweep + library + refit, test accuracy", a, fmt=f"{{:.4f}} ± {a_spread:.4f}"),
-                   common.figure(f"{budget:g} min: (b) notes-final recipe, test accuracy", b, fmt=f"{{:.4f}} ± {b_spread:.4f}"),
-                   common.figure(f"{budget:g} min: (c) best single trial, test accuracy",
+        report.add(recording.figure(f"{budget:g} min: (a) sweep + library + refit, test accuracy", a, fmt=f"{{:.4f}} ± {a_spread:.4f}"),
+                   recording.figure(f"{budget:g} min: (b) notes-final recipe, test accuracy", b, fmt=f"{{:.4f}} ± {b_spread:.4f}"),
+                   recording.figure(f"{budget:g} min: (c) best single trial, test accuracy",
                                  statistics.mean(r["c"] for r in at), fmt="{:.4f}"),
                    # Equal time or no verdict: an arm that used less than EQUAL_TIME of the budget was misplanned.
-                   common.figure(f"{budget:g} min: (a) - (b), points", 100 * (a - b), f">= 0.3, both arms >= {EQUAL_TIME} of B",
+                   recording.figure(f"{budget:g} min: (a) - (b), points", 100 * (a - b), f">= 0.3, both arms >= {EQUAL_TIME} of B",
                                  100 * (a - b) >= 0.3 and min(used) >= EQUAL_TIME, fmt="{:+.2f}"),
-                   common.figure(f"{budget:g} min: (a)'s wall time / budget", used[0]),
-                   common.figure(f"{budget:g} min: (b)'s wall time / budget", used[1]))
+                   recording.figure(f"{budget:g} min: (a)'s wall time / budget", used[0]),
+                   recording.figure(f"{budget:g} min: (b)'s wall time / budget", used[1]))
     with_tta = [r for r in rows if r["a_tta"] is not None and r["b_tta"] is not None]
     if with_tta:
-        report.note(f"Test-time augmentation ({TTA_VIEWS} views), scored on the arms as trained", common.table(
+        report.note(f"Test-time augmentation ({TTA_VIEWS} views), scored on the arms as trained", recording.table(
             [(f"{r['budget']:g}", r["seed"], f"{r['a']:.4f} -> {r['a_tta']:.4f}", f"{r['b']:.4f} -> {r['b_tta']:.4f}",
               f"{100 * (r['a_tta'] - r['b_tta']):+.2f}", f"{r['tta_s']:.1f}") for r in with_tta],
             ["budget min", "seed", "(a) refit (or library), 1 -> 5 views", "(b) notes-final, 1 -> 5 views", "(a) - (b) with TTA, points",
              "TTA's prediction s (1,500 digits)"]))
-    report.note("Every run", common.table(
+    report.note("Every run", recording.table(
         [(f"{r['budget']:g}", r["seed"], f"{r['a']:.4f}", f"{r['library']:.4f}",
           "no refit" if r["blend"] is None else f"{r['blend']:.4f}", f"{r['c']:.4f}", f"{r['b']:.4f}",
           f"{r['a_members']} x {r['a_epochs']}", f"{r['b_members']} x {r['b_epochs']}", f"{r['a_wall']:.0f}",

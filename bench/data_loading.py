@@ -16,6 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 SIZES = {"tiny": {"rows": 5000, "repeat": 1}, "quick": {"rows": 42000, "repeat": 3}, "full": {"rows": 42000, "repeat": 5}}
 CACHED_GOAL, FIRST_GOAL = 20.0, 3.0
@@ -83,7 +84,7 @@ def cached_read_phases(path, cache_dir):
 def main(argv=None):
     args = common.parse(common.parser(__doc__.split("\n\n")[0], SIZES), argv)
     size, work = args.size, args.work / "data_loading"
-    report = common.Report("data_loading", "4. Data loading", args)
+    report = recording.Report("data_loading", "4. Data loading", args)
     from trainables.data.kaggle_csv import load_kaggle_csv
 
     work.mkdir(parents=True, exist_ok=True)
@@ -106,12 +107,12 @@ def main(argv=None):
     same = (np.array_equal(images, want_images) and np.array_equal(labels, want_labels)
             and np.array_equal(p_images, want_images) and np.array_equal(p_labels, want_labels))
     report.add(
-        common.figure("pandas.read_csv to arrays (median), s", t_pandas),
-        common.figure("loader, first read (empty cache, median), s", t_first),
-        common.figure("loader, cached read (median), s", t_cached, fmt="{:.4f}"),
-        common.figure("first read: pandas / loader", t_pandas / t_first, ">= 3x", t_pandas / t_first >= FIRST_GOAL, fmt="{:.1f}x"),
-        common.figure("cached read: pandas / loader", t_pandas / t_cached, ">= 20x", t_pandas / t_cached >= CACHED_GOAL, fmt="{:.1f}x"),
-        common.figure("all arms give the same arrays", int(same), "identical", same, fmt="yes" if same else "no"),
+        recording.figure("pandas.read_csv to arrays (median), s", t_pandas),
+        recording.figure("loader, first read (empty cache, median), s", t_first),
+        recording.figure("loader, cached read (median), s", t_cached, fmt="{:.4f}"),
+        recording.figure("first read: pandas / loader", t_pandas / t_first, ">= 3x", t_pandas / t_first >= FIRST_GOAL, fmt="{:.1f}x"),
+        recording.figure("cached read: pandas / loader", t_pandas / t_cached, ">= 20x", t_pandas / t_cached >= CACHED_GOAL, fmt="{:.1f}x"),
+        recording.figure("all arms give the same arrays", int(same), "identical", same, fmt="yes" if same else "no"),
     )
     size_mb = csv.stat().st_size / 2**20
     times = [("pandas", all_pandas), ("loader first read", all_first), ("loader cached", all_cached)]
@@ -123,9 +124,9 @@ def main(argv=None):
     shutil.rmtree(probe, ignore_errors=True)
     probe.mkdir()
     phases = first_read_phases(csv, probe)
-    report.note("Profile: the loader's first read, step by step", common.seconds_table(phases, sum(phases.values())))
+    report.note("Profile: the loader's first read, step by step", recording.seconds_table(phases, sum(phases.values())))
     phases = cached_read_phases(csv, warm)
-    report.note("Profile: the loader's cached read, step by step", common.seconds_table(phases, sum(phases.values())))
+    report.note("Profile: the loader's cached read, step by step", recording.seconds_table(phases, sum(phases.values())))
     if args.profile:
         import cProfile
         import io

@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 SIZES = {
     "tiny": {"top_k": 2, "epochs": 1, "sweep": ["--limit", "200", "--num-samples", "2", "--max-epochs", "1",
@@ -40,7 +41,7 @@ def main(argv=None):
     args = common.parse(p, argv)
     size, work = args.size, args.work / "ensemble_quality"
     top_k, epochs = args.top_k or size["top_k"], args.epochs or size["epochs"]
-    report = common.Report("ensemble_quality", "5. Ensemble quality", args)
+    report = recording.Report("ensemble_quality", "5. Ensemble quality", args)
 
     experiment, sweep_note = args.experiment, "given with --experiment"
     if not experiment:
@@ -59,11 +60,11 @@ def main(argv=None):
 
     top, preset = arms["sweep top-k"], arms[args.preset]
     report.add(
-        common.figure("sweep top-k ensemble test accuracy", top["report"]["test_accuracy"]["chosen"], fmt="{:.4f}"),
-        common.figure(f"{args.preset} x{top_k} test accuracy", preset["report"]["test_accuracy"]["chosen"], fmt="{:.4f}"),
-        common.figure("sweep top-k wall time, s", top["wall"], fmt="{:.0f}"),
-        common.figure(f"{args.preset} wall time, s", preset["wall"], fmt="{:.0f}"),
-        common.figure(f"wall time top-k / {args.preset}", top["wall"] / preset["wall"]),
+        recording.figure("sweep top-k ensemble test accuracy", top["report"]["test_accuracy"]["chosen"], fmt="{:.4f}"),
+        recording.figure(f"{args.preset} x{top_k} test accuracy", preset["report"]["test_accuracy"]["chosen"], fmt="{:.4f}"),
+        recording.figure("sweep top-k wall time, s", top["wall"], fmt="{:.0f}"),
+        recording.figure(f"{args.preset} wall time, s", preset["wall"], fmt="{:.0f}"),
+        recording.figure(f"wall time top-k / {args.preset}", top["wall"] / preset["wall"]),
     )
     data = metadata["data"]
     report.note("Setup", f"Experiment {experiment} ({sweep_note}); its split: train {data['train']}, val {data['val']}, "
@@ -78,7 +79,7 @@ def main(argv=None):
         members = [m["test_accuracy"] for m in r["members"]]
         rows.append((label, r["chosen"], f"{r['test_accuracy']['chosen']:.4f}", f"{r['test_accuracy']['average']:.4f}",
                      f"{min(members):.4f}-{max(members):.4f}", f"{arm['wall']:.0f}", f"{r['wall_time_s']:.0f}"))
-    report.note("Both ensembles", common.table(rows, ["ensemble", "combined by", "test (chosen)", "test (average)",
+    report.note("Both ensembles", recording.table(rows, ["ensemble", "combined by", "test (chosen)", "test (average)",
                                                       "members' test", "wall s (process)", "wall s (report.json)"]))
     return report.finish()
 

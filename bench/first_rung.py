@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 SIZES = {
     "tiny": {"presets": ["baseline-cnn"], "repeat": 1},
@@ -78,7 +79,7 @@ def main(argv=None):
     size = args.size
     names = size["presets"] or list(PRESETS)
     data = load_data(test_fraction=0.3)
-    report = common.Report("first_rung", "10. The first rung: fixed cost and precise BN", args)
+    report = recording.Report("first_rung", "10. The first rung: fixed cost and precise BN", args)
     models.build_cnn(PRESETS["baseline-cnn"]).fit(data.x_train[:128], data.y_train[:128], verbose=0)  # warm up TF
     rows, ratios, gains = [], [], []
     for name in names:
@@ -95,11 +96,11 @@ def main(argv=None):
         print(f"  {name}: first step {median[False]:.2f} -> {median[True]:.2f} s; quarter-epoch val "
               f"{stale:.3f} -> {fresh:.3f}", flush=True)
     worst = max(ratios)
-    report.add(common.figure("first step, state built / not built, worst preset", worst, "<= 0.6", worst <= 0.6, fmt="{:.2f}"),
-               common.figure("quarter-epoch val accuracy, precise BN - as trained, points, mean",
+    report.add(recording.figure("first step, state built / not built, worst preset", worst, "<= 0.6", worst <= 0.6, fmt="{:.2f}"),
+               recording.figure("quarter-epoch val accuracy, precise BN - as trained, points, mean",
                              100 * statistics.mean(gains), fmt="{:+.1f}"),
-               common.figure("same, smallest", 100 * min(gains), ">= 0", min(gains) >= 0, fmt="{:+.1f}"))
-    report.note("Every preset", common.table(rows, [
+               recording.figure("same, smallest", 100 * min(gains), ">= 0", min(gains) >= 0, fmt="{:+.1f}"))
+    report.note("Every preset", recording.table(rows, [
         "preset", "first step s (traced twice)", "first step s (state built)", "ratio",
         "clear_session s (full gc)", "clear_session s (no gc)", "val at 1/4 epoch", "same, precise BN"]))
     report.note("Setup", f"Embedded digits, --test-fraction 0.3 (2,750 train, 750 validation); one thread; "

@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 SIZES = {"tiny": {"limit": 300, "epochs": 3}, "quick": {"limit": None, "epochs": 6}, "full": {"limit": None, "epochs": 12}}
 SHARE, COPIES = 0.25, 4
@@ -84,7 +85,7 @@ def main(argv=None):
     p.add_argument("--preset", default="2x-doubled-conv-layers")
     p.add_argument("--cpu-dry-run", action="store_true", help="exercise the code path on CPUs (no GPU share), for checks")
     args = common.parse(p, argv)
-    report = common.Report("gpu", "6. GPU sharing", args)
+    report = recording.Report("gpu", "6. GPU sharing", args)
     gpus = 0 if args.cpu_dry_run else visible_gpus()
     if not gpus and not args.cpu_dry_run:
         print("  skipped: no GPU on this machine", flush=True)
@@ -100,13 +101,13 @@ def main(argv=None):
     speedup = sum(shared["rates"]) / alone["rates"][0]
     memory = list(shared["memory"].values())
     report.add(
-        common.figure("trials on the GPU at once (nvidia-smi, 0.25 share)", shared["at_once"], fmt="{:d}"),
-        common.figure("one trial alone, images/s", alone["rates"][0], fmt="{:.0f}"),
-        common.figure(f"{COPIES} trials at once, aggregate images/s (sum of trials)", sum(shared["rates"]), fmt="{:.0f}"),
-        common.figure("aggregate / alone (sum of trials' rates: assumes they overlap)", speedup, fmt="{:.2f}x"),
-        common.figure("aggregate / alone (all steady images over their wall span)", shared["span_rate"] / alone["span_rate"],
+        recording.figure("trials on the GPU at once (nvidia-smi, 0.25 share)", shared["at_once"], fmt="{:d}"),
+        recording.figure("one trial alone, images/s", alone["rates"][0], fmt="{:.0f}"),
+        recording.figure(f"{COPIES} trials at once, aggregate images/s (sum of trials)", sum(shared["rates"]), fmt="{:.0f}"),
+        recording.figure("aggregate / alone (sum of trials' rates: assumes they overlap)", speedup, fmt="{:.2f}x"),
+        recording.figure("aggregate / alone (all steady images over their wall span)", shared["span_rate"] / alone["span_rate"],
                       fmt="{:.2f}x"),
-        common.figure("GPU memory per trial, most (MiB)", max(memory) if memory else None, fmt="{:.0f}"),
+        recording.figure("GPU memory per trial, most (MiB)", max(memory) if memory else None, fmt="{:.0f}"),
     )
     rows = [(name, f"{r['wall']:.0f}", ", ".join(f"{x:.0f}" for x in r["rates"]), f"{r['span_rate']:.0f}",
              ", ".join(f"{m:.0f}" for m in r["memory"].values()) or "-", r["at_once"], r["poll_error"] or "")
@@ -114,7 +115,7 @@ def main(argv=None):
     report.note("Setup", f"{gpus} GPU(s) visible; preset {args.preset}; {args.size['epochs']} epochs; "
                 f"{cpus} CPUs per trial; flags (shared): `{' '.join(shared['flags'])}`."
                 + (" CPU dry run: no GPU share, figures meaningless." if args.cpu_dry_run else ""))
-    report.note("Per run", common.table(rows, ["run", "wall s", "images/s per trial", "images/s over the steady span",
+    report.note("Per run", recording.table(rows, ["run", "wall s", "images/s per trial", "images/s over the steady span",
                                                "GPU MiB per process", "processes at once", "nvidia-smi error"]))
     return report.finish()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 SIZES = {"tiny": {}, "quick": {}, "full": {}}
 METHODS = ["best single", "average", "greedy", "bagged"]
@@ -29,7 +30,7 @@ def main(argv=None):
         d for d in (args.work / "search_quality").glob("*-seed*") if (d / "digit_sweep.json").exists())
     if not paths:
         p.error("no experiments: give some, or run bench/search_quality.py first")
-    report = common.Report("library_selection", "9. Library ensemble: which selection", args)
+    report = recording.Report("library_selection", "9. Library ensemble: which selection", args)
     rows, scores, walls = [], {m: [] for m in METHODS}, []
     for path in paths:
         started = time.perf_counter()
@@ -42,14 +43,14 @@ def main(argv=None):
                      *(f"{test[m]:.4f}" for m in METHODS), f"{walls[-1]:.0f}"))
     for method in METHODS:
         values = scores[method]
-        report.add(common.figure(f"{method}: test accuracy, mean over {len(values)} sweeps", statistics.mean(values),
+        report.add(recording.figure(f"{method}: test accuracy, mean over {len(values)} sweeps", statistics.mean(values),
                                  fmt=f"{{:.4f}} ± {statistics.stdev(values) if len(values) > 1 else 0:.4f} (sd)"))
     gain = [b - s for b, s in zip(scores["bagged"], scores["best single"])]
-    report.add(common.figure("bagged - best single, points, mean", 100 * statistics.mean(gain), fmt="{:+.2f}"),
-               common.figure("bagged - greedy, points, mean",
+    report.add(recording.figure("bagged - best single, points, mean", 100 * statistics.mean(gain), fmt="{:+.2f}"),
+               recording.figure("bagged - greedy, points, mean",
                              100 * statistics.mean(b - g for b, g in zip(scores["bagged"], scores["greedy"])), fmt="{:+.2f}"),
-               common.figure("seconds to build one library ensemble, median", statistics.median(walls), fmt="{:.0f}"))
-    report.note("Every sweep", common.table(rows, ["experiment", "library", "chosen", "test digits", *METHODS, "wall s"]))
+               recording.figure("seconds to build one library ensemble, median", statistics.median(walls), fmt="{:.0f}"))
+    report.note("Every sweep", recording.table(rows, ["experiment", "library", "chosen", "test digits", *METHODS, "wall s"]))
     return report.finish()
 
 

@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import budget_quality  # noqa: E402
 import common  # noqa: E402
+import recording  # noqa: E402
 import refit_levers  # noqa: E402
 
 SIZES = {"tiny": {"runs": [(1.5, 0)], "limit": 1000}, "quick": {"runs": [(6, 0)], "limit": None},
@@ -134,7 +135,7 @@ def main(argv=None):
         args.size["runs"] = [(float(run.split(":")[0]), int(run.split(":")[1])) for run in args.runs]
     work = args.work / "pseudo_labels"
     work.mkdir(parents=True, exist_ok=True)
-    report = common.Report("pseudo_labels", "14. Pseudo-labels at equal time", args)
+    report = recording.Report("pseudo_labels", "14. Pseudo-labels at equal time", args)
     rows = [(budget, seed, *arm) for budget, seed in args.size["runs"]
             for arm in arms(work, budget, seed, args.size["limit"], args.thresholds, args.reuse)]
     pairs = [("control", "(a) as run")] + [(f"pseudo-{t:g}", "control") for t in args.thresholds]
@@ -146,9 +147,9 @@ def main(argv=None):
                 gains = [100 * (scores[budget, s, arm][half, 1] - scores[budget, s, base][half, 1])
                          for s in seeds if (budget, s, arm) in scores and (budget, s, base) in scores]
                 if gains:
-                    report.add(common.figure(f"{budget:g} min: {arm} - {base}, {half} digits, points", statistics.mean(gains),
+                    report.add(recording.figure(f"{budget:g} min: {arm} - {base}, {half} digits, points", statistics.mean(gains),
                                              fmt=f"{{:+.2f}} (half-range {(max(gains) - min(gains)) / 2:.2f}, {len(gains)} seeds)"))
-    report.note("Every arm", common.table(
+    report.note("Every arm", recording.table(
         [(f"{b:g}", s, arm, *(f"{sc[h, v]:.4f}" for h in HALVES for v in (1, budget_quality.TTA_VIEWS)), pr["members"],
           pr["digits"], "-" if not pr["pseudo"] else f"{pr['pseudo']['used']} of {pr['pseudo']['offered']}, {pr['wrong']} wrong",
           f"{pr['seconds']:.0f}") for b, s, arm, sc, pr in rows],

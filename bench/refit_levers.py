@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import budget_quality  # noqa: E402
 import common  # noqa: E402
+import recording  # noqa: E402
 
 SIZES = {"tiny": {"runs": [(1.5, 0)], "limit": 1000}, "quick": {"runs": [(6, 0)], "limit": None},
          "full": {"runs": [(15, 0), (15, 1), (30, 0), (30, 1)], "limit": None}}
@@ -102,7 +103,7 @@ def main(argv=None):
         args.size["runs"] = [(float(run.split(":")[0]), int(run.split(":")[1])) for run in args.runs]
     work = args.work / "refit_levers"
     work.mkdir(parents=True, exist_ok=True)
-    report, rows, planned = common.Report("refit_levers", "13. Refit levers at equal time", args), [], {}
+    report, rows, planned = recording.Report("refit_levers", "13. Refit levers at equal time", args), [], {}
     for budget, seed in args.size["runs"]:
         path, seconds = sweep_of(args.work, budget, seed, args.size["limit"])
         planned[budget, seed] = seconds
@@ -119,9 +120,9 @@ def main(argv=None):
         for arm, base_arm in comparisons(args.levers):
             gains = [100 * (score(rows, budget, seed, arm)[0] - score(rows, budget, seed, base_arm)[0])
                      for seed in sorted({r[1] for r in rows if r[0] == budget})]
-            report.add(common.figure(f"{budget:g} min: {arm} - {base_arm}, points", statistics.mean(gains),
+            report.add(recording.figure(f"{budget:g} min: {arm} - {base_arm}, points", statistics.mean(gains),
                                      fmt=f"{{:+.2f}} (half-range {(max(gains) - min(gains)) / 2:.2f}, {len(gains)} seeds)"))
-    report.note("Every arm", common.table(
+    report.note("Every arm", recording.table(
         [(f"{bu:g}", s, arm, f"{sc[0]:.4f}", f"{sc[1]:.4f}", "-" if b is None else f"{100 * (sc[0] - b):+.2f}",
           sc[2], f"{sc[3]:.0f}") for bu, s, arm, sc, b in rows],
         ["budget min", "seed", "arm", "test accuracy", "with 5 views", "- (b) notes-final, points", "members x epochs",

@@ -252,6 +252,7 @@ SIZES = {"tiny": {"reps": 5}, "quick": {"reps": 50}, "full": {"reps": 200}}
 
 def main(argv=None):
     import common
+    import recording
 
     p = common.parser(__doc__.split("\n\n")[0], SIZES)
     p.add_argument("--table", default=str(TABLE))
@@ -266,7 +267,7 @@ def main(argv=None):
     reps = args.size["reps"]
     tables = {clock: load_table(args.table, clock) for clock in args.clock}
     table = tables[args.clock[0]]
-    report = common.Report("scheduler_replay", "12. Schedulers replayed on the recorded learning curves", args)
+    report = recording.Report("scheduler_replay", "12. Schedulers replayed on the recorded learning curves", args)
     seeds = pd.Series({c: len(r) for c, r in table.runs.items()})
     report.note("The table", (
         f"`{Path(args.table).relative_to(REPO) if Path(args.table).is_relative_to(REPO) else args.table}`: "
@@ -282,29 +283,29 @@ def main(argv=None):
                                                               for c, m, n in jobs])))
     for clock in args.clock:
         for minutes in args.minutes:
-            _section(report, common, f"{minutes:g} min" + (f" at clock x{clock:g}" if clock != 1 else ""), minutes,
+            _section(report, recording, f"{minutes:g} min" + (f" at clock x{clock:g}" if clock != 1 else ""), minutes,
                      {name: measured[clock, minutes, name] for name in chosen_arms}, args, reps)
     return report.finish()
 
 
-def _section(report, common, label, minutes, measured, args, reps):
+def _section(report, recording, label, minutes, measured, args, reps):
     """One budget's figures (goals against today's rules) and its tables."""
     rows = {name: row for name, (row, _) in measured.items()}
     if TODAY in rows and DEFAULT in rows:
         regret = f"median regret @{int(minutes * 60)}s"
         today, new = rows[TODAY][regret], rows[DEFAULT][regret]
         report.add(
-            common.figure(f"{label}: median regret, today's rules -> the default, points", today,
+            recording.figure(f"{label}: median regret, today's rules -> the default, points", today,
                           fmt=f"{{:.3f}} -> {new:.3f}"),
-            common.figure(f"{label}: the default's median regret / today's", new / today if today else 0.0,
+            recording.figure(f"{label}: the default's median regret / today's", new / today if today else 0.0,
                           goal="<= 0.33", met=(new <= today / 3) if today else new == 0, fmt="{:.2f}"),
-            common.figure(f"{label}: worst top-5 config cut at the first rung, today -> default",
+            recording.figure(f"{label}: worst top-5 config cut at the first rung, today -> default",
                           rows[TODAY]["top5 cut at 1st rung (worst)"],
                           fmt=f"{{:.0%}} -> {rows[DEFAULT]['top5 cut at 1st rung (worst)']:.0%}",
                           goal="<= 10% (default)", met=rows[DEFAULT]["top5 cut at 1st rung (worst)"] <= 0.10),
         )
     if DEFAULT in rows:
-        report.add(common.figure(f"{label}: the default's proposals at the horizon", rows[DEFAULT]["non-presets at horizon"],
+        report.add(recording.figure(f"{label}: the default's proposals at the horizon", rows[DEFAULT]["non-presets at horizon"],
                                  goal=">= 3", met=rows[DEFAULT]["non-presets at horizon"] >= 3, fmt="{:.1f}"))
     order = "presets shuffled each repetition" if args.shuffle_presets else "presets in the sweep's order"
     report.note(f"{label}, {args.slots} slots, {reps} repetitions, {order} (regrets in points)",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 BENCHMARKS = ["data_loading", "trial_overhead", "sweep_vs_handrun", "ensemble_quality", "asha_vs_fifo", "gpu"]
 
@@ -39,9 +40,9 @@ def main(argv=None):
     flags += ["--no-record"] if args.no_record else []
     flags += ["--work", args.work]
     record = not (args.no_record or args.tiny)
-    env = common.bench_env(DIGIT_BENCH_PARENT=common.command_line())
+    env = common.bench_env(DIGIT_BENCH_PARENT=recording.command_line())
 
-    started, load_start, results = time.perf_counter(), common.load_average(), {}
+    started, load_start, results = time.perf_counter(), recording.load_average(), {}
     print(f"run_all: {', '.join(names)}; load average at start {load_start}", flush=True)
     for name in names:
         extra = []
@@ -52,12 +53,12 @@ def main(argv=None):
         t0 = time.perf_counter()
         try:
             _, output = common.run(cmd, env=env, echo=True)
-            line = next(x for x in reversed(output.splitlines()) if x.startswith(common.RESULT_TAG))
-            results[name] = {"ok": True, **json.loads(line[len(common.RESULT_TAG):])}
+            line = next(x for x in reversed(output.splitlines()) if x.startswith(recording.RESULT_TAG))
+            results[name] = {"ok": True, **json.loads(line[len(recording.RESULT_TAG):])}
         except (RuntimeError, StopIteration) as error:
             print(f"run_all: {name} failed: {error}", flush=True)
             results[name] = {"ok": False, "error": str(error).splitlines()[0], "wall_s": time.perf_counter() - t0}
-    total, load_end = time.perf_counter() - started, common.load_average()
+    total, load_end = time.perf_counter() - started, recording.load_average()
 
     rows = []
     for name in names:
@@ -69,25 +70,25 @@ def main(argv=None):
         else:
             shown = [f for f in r["figures"] if f["goal"]] or r["figures"]
             for i, f in enumerate(shown):
-                rows.append((name if i == 0 else "", f["name"], f["text"], f["goal"] or "", common.verdict(f["met"]),
+                rows.append((name if i == 0 else "", f["name"], f["text"], f["goal"] or "", recording.verdict(f["met"]),
                              f"{r['wall_s']:.0f}" if i == 0 else ""))
-    summary = common.table(rows, ["benchmark", "figure", "value", "goal", "result", "seconds"])
+    summary = recording.table(rows, ["benchmark", "figure", "value", "goal", "result", "seconds"])
     goals = [f["met"] for r in results.values() if r["ok"] for f in r["figures"] if f["met"] is not None]
     verdict = f"{sum(goals)} of {len(goals)} goals met; total {total:.0f} s ({total / 60:.1f} min)"
     print("\n" + summary + "\n\n" + verdict + f"; load average at end {load_end}", flush=True)
     if record:
-        m = common.machine()
+        m = recording.machine()
         text = "\n".join([
             "## Summary (run_all)", "",
             f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
-            f"- command: `{common.command_line()}`",
+            f"- command: `{recording.command_line()}`",
             f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB memory; "
             + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
             f"- load average (1, 5, 15 min): {load_start} at start, {load_end} at end",
             f"- total: {total:.0f} s ({total / 60:.1f} min); {verdict.split(';')[0]}", "",
             summary, "",
         ])
-        common.write_section("run_all", text)
+        recording.write_section("run_all", text)
     return 0 if all(r["ok"] for r in results.values()) else 1
 
 

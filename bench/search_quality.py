@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 from sweeps.results import leaderboard  # noqa: E402
 
@@ -115,17 +116,17 @@ def summarize(report, rows, size):
         for arm in size["arms"]:
             label = ARMS.get(arm, ("notes' presets, full horizon",))[0]
             mean, spread = test[arm]
-            report.add(common.figure(f"{budget:g} min ({arm}) {label}: test accuracy, mean ± half-range",
+            report.add(recording.figure(f"{budget:g} min ({arm}) {label}: test accuracy, mean ± half-range",
                                      mean, fmt=f"{{:.4f}} ± {spread:.4f}"))
-            report.add(common.figure(f"{budget:g} min ({arm}): configs explored per minute", rate[arm][0], fmt="{:.1f}"))
+            report.add(recording.figure(f"{budget:g} min ({arm}): configs explored per minute", rate[arm][0], fmt="{:.1f}"))
         for other in [o for o in ("b", "d") if o in test]:
             (a_mean, a_spread), (o_mean, o_spread) = test["a"], test[other]
             margin = max(a_spread, o_spread)
-            report.add(common.figure(f"{budget:g} min: (a) - ({other}) test accuracy", a_mean - o_mean,
+            report.add(recording.figure(f"{budget:g} min: (a) - ({other}) test accuracy", a_mean - o_mean,
                                      f"> spread ({margin:.4f})", a_mean - o_mean > margin, fmt="{:+.4f}"))
         if "b" in rate:
             ratio = rate["a"][0] / rate["b"][0]
-            report.add(common.figure(f"{budget:g} min: configs per minute (a) / (b)", ratio, ">= 5", ratio >= 5))
+            report.add(recording.figure(f"{budget:g} min: configs per minute (a) / (b)", ratio, ">= 5", ratio >= 5))
 
 
 def main(argv=None):
@@ -143,7 +144,7 @@ def main(argv=None):
     # take 40 and 80 minutes and are run one at a time.
     minutes = "_".join(f"{b:g}" for b in size["budgets"])
     name = f"search_quality_{minutes}min" if args.budgets else "search_quality"
-    report = common.Report(name, f"7. Search quality at equal wall time ({minutes.replace('_', ' and ')} min)", args)
+    report = recording.Report(name, f"7. Search quality at equal wall time ({minutes.replace('_', ' and ')} min)", args)
     rows = [run_arm(work, arm, budget, seed, size)
             for budget in size["budgets"] for seed in size["seeds"] for arm in size["arms"]]
     summarize(report, rows, size)
@@ -151,7 +152,7 @@ def main(argv=None):
               r["best_preset"] if isinstance(r["best_preset"], str) else "-", f"{r['test']:.4f}",
               "-" if r["minutes_to_beat_presets"] is None else f"{r['minutes_to_beat_presets']:.1f}",
               f"{r['wall_s']:.0f}", f"{r['retrain_s']:.0f}") for r in rows]
-    report.note("Every run", common.table(table, [
+    report.note("Every run", recording.table(table, [
         "arm", "budget min", "seed", "configs explored", "origins", "best val", "best is preset", "test (retrained)",
         "min until a non-preset beats the best preset", "sweep wall s", "retrain s"]))
     report.note("Setup", f"Embedded 5,000 digits, --test-fraction {TEST_FRACTION} (1,500 test digits, never seen by "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 SIZES = {
     "tiny": {"limit": 200, "epochs": 2, "presets": 2},
@@ -81,7 +82,7 @@ def main(argv=None):
     args = common.parse(common.parser(__doc__.split("\n\n")[0], SIZES), argv)
     size, work = args.size, args.work / "sweep_vs_handrun"
     names = common.EIGHT_PRESETS[: size["presets"]]
-    report = common.Report("sweep_vs_handrun", "1. Sweep vs hand-run loop", args)
+    report = recording.Report("sweep_vs_handrun", "1. Sweep vs hand-run loop", args)
 
     a_wall, a = hand_run(names, size, work)
     print(f"  (a) hand-run loop: {a_wall:.1f} s", flush=True)
@@ -94,10 +95,10 @@ def main(argv=None):
     ratio = b_wall / a_wall
     fit_ratio = phases["tuner.fit"] / sum(r["fit"] + r["build"] for r in a["runs"])
     report.add(
-        common.figure("(a) hand-run loop wall time, s", a_wall, fmt="{:.1f}"),
-        common.figure("(b) sweep wall time, s", b_wall, fmt="{:.1f}"),
-        common.figure("wall-time ratio b / a", ratio, "<= 0.75", ratio <= GOAL),
-        common.figure("training only: tuner.fit / (a)'s build+fit loop", fit_ratio),
+        recording.figure("(a) hand-run loop wall time, s", a_wall, fmt="{:.1f}"),
+        recording.figure("(b) sweep wall time, s", b_wall, fmt="{:.1f}"),
+        recording.figure("wall-time ratio b / a", ratio, "<= 0.75", ratio <= GOAL),
+        recording.figure("training only: tuner.fit / (a)'s build+fit loop", fit_ratio),
     )
     board = common.read_leaderboard(path)
     accuracy = [(r["preset"], f"{r['best_val_accuracy']:.4f}",
@@ -108,14 +109,14 @@ def main(argv=None):
                 f"'run_cli(CNN, argv)'` with `{' '.join(flags)} --storage {work} --name sweep`, 1 CPU per trial "
                 f"(TensorFlow threads matched), as many trials at once as cores. Logs: {work}/handrun.log, {work}/sweep.log.")
     report.note("Best validation accuracy per preset (sanity: both arms train the same nets)",
-                common.table(accuracy, ["preset", "(a) hand-run", "(b) sweep"]))
-    report.note("Profile (a): where the hand-run loop's time goes", common.seconds_table(handrun_phases(a_wall, a), a_wall))
+                recording.table(accuracy, ["preset", "(a) hand-run", "(b) sweep"]))
+    report.note("Profile (a): where the hand-run loop's time goes", recording.seconds_table(handrun_phases(a_wall, a), a_wall))
     b_phases = {"interpreter start, Ray shutdown and exit": b_wall - phases["driver total"], **phases}
     b_phases.pop("driver total")
-    report.note("Profile (b): where the sweep's time goes (driver phases)", common.seconds_table(b_phases, b_wall))
+    report.note("Profile (b): where the sweep's time goes (driver phases)", recording.seconds_table(b_phases, b_wall))
     slots = max(1, min(len(names), os.cpu_count()))
     report.note("Profile (b): inside tuner.fit (from the trials' progress.csv)",
-                common.seconds_table(common.trial_breakdown(path, slots, phases["tuner.fit"])))
+                recording.seconds_table(common.trial_breakdown(path, slots, phases["tuner.fit"])))
     if cprofile:
         report.note("cProfile of the sweep driver (cumulative, top 15)", f"```\n{cprofile.strip()}\n```")
     return report.finish()

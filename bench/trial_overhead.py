@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+import recording  # noqa: E402
 
 SIZES = {
     "tiny": {"limit": 300, "epochs": 3},
@@ -57,7 +58,7 @@ def main(argv=None):
     p.add_argument("--preset", default="2x-doubled-conv-layers", help="the config measured")
     args = common.parse(p, argv)
     size, work = args.size, args.work / "trial_overhead"
-    report = common.Report("trial_overhead", "3. Trial overhead", args)
+    report = recording.Report("trial_overhead", "3. Trial overhead", args)
 
     _, output = common.run(common.python_code(BARE, args.preset, size["epochs"], size["limit"] or 0), log=work / "bare.log")
     bare = json.loads(re.search(r"^BARE (.*)$", output, re.M).group(1))
@@ -74,11 +75,11 @@ def main(argv=None):
     epoch_only = statistics.median(progress["epoch_time_s"].tolist()[1:])
     ratio = trial_steady / bare_steady
     report.add(
-        common.figure("bare model.fit median steady epoch, s", bare_steady),
-        common.figure("in-trial median steady epoch, report to report (time_this_iter_s), s", trial_steady),
-        common.figure("in-trial median steady epoch, fit only (epoch_time_s), s", epoch_only),
-        common.figure("in-trial / bare", ratio, "<= 1.10", ratio <= GOAL),
-        common.figure("in-trial fit only / bare", epoch_only / bare_steady),
+        recording.figure("bare model.fit median steady epoch, s", bare_steady),
+        recording.figure("in-trial median steady epoch, report to report (time_this_iter_s), s", trial_steady),
+        recording.figure("in-trial median steady epoch, fit only (epoch_time_s), s", epoch_only),
+        recording.figure("in-trial / bare", ratio, "<= 1.10", ratio <= GOAL),
+        recording.figure("in-trial fit only / bare", epoch_only / bare_steady),
     )
     limit = f"--limit {size['limit']}" if size["limit"] else "all 5,000 digits"
     report.note("Setup", f"Preset {args.preset}, {size['epochs']} epochs ({size['epochs'] - 1} timed), {limit}, seed 0; "
@@ -87,14 +88,14 @@ def main(argv=None):
     per_epoch = [(i + 1, f"{b:.2f}", f"{t:.2f}", f"{ti:.2f}") for i, (b, t, ti) in
                  enumerate(zip(bare["epochs"], progress["epoch_time_s"], progress["time_this_iter_s"]))]
     report.note("Profile: per epoch (the trial's time_this_iter_s adds its report and checkpoint of the epoch before)",
-                common.table(per_epoch, ["epoch", "bare s", "trial epoch_time_s", "trial time_this_iter_s"]))
+                recording.table(per_epoch, ["epoch", "bare s", "trial epoch_time_s", "trial time_this_iter_s"]))
     extra = (progress["time_this_iter_s"] - progress["epoch_time_s"]).iloc[1:]
     outside = {"per-epoch report + checkpoint outside epoch_time_s (median), s": float(extra.median()),
                "trial time_total_s": float(progress["time_total_s"].iloc[-1]),
                "sum of epoch_time_s": float(progress["epoch_time_s"].sum()),
                "sweep wall (interpreter, Ray start, actor, trial, exit)": wall,
                **{f"driver: {k}": v for k, v in phases.items()}}
-    report.note("Profile: the trial's time outside its epochs", common.seconds_table(outside))
+    report.note("Profile: the trial's time outside its epochs", recording.seconds_table(outside))
     if cprofile:
         report.note("cProfile of the sweep driver", f"```\n{cprofile.strip()}\n```")
     return report.finish()
