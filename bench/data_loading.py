@@ -45,17 +45,18 @@ def first_read_phases(path, cache_dir):
     """The loader's first read, step by step (the steps of load_kaggle_csv)."""
     import pyarrow.parquet as pq
 
+    from trainables.data import csv_parse
     from trainables.data import kaggle_csv as k
 
     phases = {}
     with common.timer(phases, "content hash (sha256)"):
         k.content_hash(path)
     with common.timer(phases, "header check"):
-        k._check_header(path, True)
+        csv_parse.check_header(path, True)
     with common.timer(phases, "pyarrow CSV parse"):
-        table = k._parse(path, True)
+        table = csv_parse.parse(path, True)
     with common.timer(phases, "validate (nulls, ranges) and to uint8"):
-        arrays = k._validated_arrays(path, table, True)
+        arrays = csv_parse.validated_arrays(path, table, True)
     with common.timer(phases, "to cache table"):
         cache_table = k._to_cache_table(*arrays)
     with common.timer(phases, "write Parquet cache"):

@@ -33,7 +33,7 @@ def test_round_trip_and_cache(train_csv, digits, tmp_path, monkeypatch):
     def no_parse(*_):
         raise AssertionError("a cached load must not parse the CSV")
 
-    monkeypatch.setattr(kaggle_csv, "_parse", no_parse)
+    monkeypatch.setattr(kaggle_csv, "parse", no_parse)  # the name kaggle_csv calls
     again, again_labels, again_digest = load_kaggle_csv(train_csv, cache_dir=cache)
     assert again_digest == digest
     np.testing.assert_array_equal(again, images)
