@@ -62,7 +62,7 @@ def main(argv=None):
     share, gap = a_epochs / f_epochs, f_best - a_best
     report.add(
         recording.figure("same configs in both arms (config columns compared)", int(same), "identical", same,
-                      fmt="yes" if same else "no"),
+                         fmt="yes" if same else "no"),
         recording.figure("FIFO epochs", f_epochs, fmt="{:d}"), recording.figure("ASHA epochs", a_epochs, fmt="{:d}"),
         recording.figure("ASHA epochs / FIFO epochs", share, "<= 0.35", share <= EPOCHS_GOAL),
         recording.figure("FIFO best val accuracy", f_best, fmt="{:.4f}"),
@@ -86,7 +86,7 @@ def main(argv=None):
             for s in ("fifo", "asha")]
     report.note("Profile: epochs and time per arm",
                 recording.table(rows, ["arm", "wall s", "Ray start s", "tuner.fit s", "epochs", "trials by epochs run",
-                                    "errored"]))
+                                       "errored"]))
     report.note("Profile: FIFO's top 5 configs under ASHA", _top_under_asha(fifo, asha))
     for s in ("fifo", "asha"):
         if arms[s]["cprofile"]:
@@ -115,7 +115,7 @@ def _top_under_asha(fifo, asha):
         rows.append((f.rank, f"{f.best_val_accuracy:.4f}", f.num_params, f"{f.wall_time_s:.0f}",
                      a.rank if a else "-", f"{a.best_val_accuracy:.4f}" if a else "-", a.epochs if a else "-"))
     return recording.table(rows, ["FIFO rank", "FIFO best", "params", "FIFO trial s", "ASHA rank", "ASHA best",
-                               "ASHA epochs"])
+                                  "ASHA epochs"])
 
 
 if __name__ == "__main__":

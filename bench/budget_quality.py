@@ -195,10 +195,10 @@ def main(argv=None):
         report.add(recording.figure(f"{budget:g} min: (a) sweep + library + refit, test accuracy", a, fmt=f"{{:.4f}} ± {a_spread:.4f}"),
                    recording.figure(f"{budget:g} min: (b) notes-final recipe, test accuracy", b, fmt=f"{{:.4f}} ± {b_spread:.4f}"),
                    recording.figure(f"{budget:g} min: (c) best single trial, test accuracy",
-                                 statistics.mean(r["c"] for r in at), fmt="{:.4f}"),
+                                    statistics.mean(r["c"] for r in at), fmt="{:.4f}"),
                    # Equal time or no verdict: an arm that used less than EQUAL_TIME of the budget was misplanned.
                    recording.figure(f"{budget:g} min: (a) - (b), points", 100 * (a - b), f">= 0.3, both arms >= {EQUAL_TIME} of B",
-                                 100 * (a - b) >= 0.3 and min(used) >= EQUAL_TIME, fmt="{:+.2f}"),
+                                    100 * (a - b) >= 0.3 and min(used) >= EQUAL_TIME, fmt="{:+.2f}"),
                    recording.figure(f"{budget:g} min: (a)'s wall time / budget", used[0]),
                    recording.figure(f"{budget:g} min: (b)'s wall time / budget", used[1]))
     with_tta = [r for r in rows if r["a_tta"] is not None and r["b_tta"] is not None]

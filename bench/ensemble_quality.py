@@ -80,7 +80,7 @@ def main(argv=None):
         rows.append((label, r["chosen"], f"{r['test_accuracy']['chosen']:.4f}", f"{r['test_accuracy']['average']:.4f}",
                      f"{min(members):.4f}-{max(members):.4f}", f"{arm['wall']:.0f}", f"{r['wall_time_s']:.0f}"))
     report.note("Both ensembles", recording.table(rows, ["ensemble", "combined by", "test (chosen)", "test (average)",
-                                                      "members' test", "wall s (process)", "wall s (report.json)"]))
+                                                         "members' test", "wall s (process)", "wall s (report.json)"]))
     return report.finish()
 
 

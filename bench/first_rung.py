@@ -98,7 +98,7 @@ def main(argv=None):
     worst = max(ratios)
     report.add(recording.figure("first step, state built / not built, worst preset", worst, "<= 0.6", worst <= 0.6, fmt="{:.2f}"),
                recording.figure("quarter-epoch val accuracy, precise BN - as trained, points, mean",
-                             100 * statistics.mean(gains), fmt="{:+.1f}"),
+                                100 * statistics.mean(gains), fmt="{:+.1f}"),
                recording.figure("same, smallest", 100 * min(gains), ">= 0", min(gains) >= 0, fmt="{:+.1f}"))
     report.note("Every preset", recording.table(rows, [
         "preset", "first step s (traced twice)", "first step s (state built)", "ratio",

@@ -106,7 +106,7 @@ def main(argv=None):
         recording.figure(f"{COPIES} trials at once, aggregate images/s (sum of trials)", sum(shared["rates"]), fmt="{:.0f}"),
         recording.figure("aggregate / alone (sum of trials' rates: assumes they overlap)", speedup, fmt="{:.2f}x"),
         recording.figure("aggregate / alone (all steady images over their wall span)", shared["span_rate"] / alone["span_rate"],
-                      fmt="{:.2f}x"),
+                         fmt="{:.2f}x"),
         recording.figure("GPU memory per trial, most (MiB)", max(memory) if memory else None, fmt="{:.0f}"),
     )
     rows = [(name, f"{r['wall']:.0f}", ", ".join(f"{x:.0f}" for x in r["rates"]), f"{r['span_rate']:.0f}",
@@ -116,7 +116,7 @@ def main(argv=None):
                 f"{cpus} CPUs per trial; flags (shared): `{' '.join(shared['flags'])}`."
                 + (" CPU dry run: no GPU share, figures meaningless." if args.cpu_dry_run else ""))
     report.note("Per run", recording.table(rows, ["run", "wall s", "images/s per trial", "images/s over the steady span",
-                                               "GPU MiB per process", "processes at once", "nvidia-smi error"]))
+                                                  "GPU MiB per process", "processes at once", "nvidia-smi error"]))
     return report.finish()
 
 

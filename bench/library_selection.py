@@ -44,11 +44,11 @@ def main(argv=None):
     for method in METHODS:
         values = scores[method]
         report.add(recording.figure(f"{method}: test accuracy, mean over {len(values)} sweeps", statistics.mean(values),
-                                 fmt=f"{{:.4f}} ± {statistics.stdev(values) if len(values) > 1 else 0:.4f} (sd)"))
+                                    fmt=f"{{:.4f}} ± {statistics.stdev(values) if len(values) > 1 else 0:.4f} (sd)"))
     gain = [b - s for b, s in zip(scores["bagged"], scores["best single"])]
     report.add(recording.figure("bagged - best single, points, mean", 100 * statistics.mean(gain), fmt="{:+.2f}"),
                recording.figure("bagged - greedy, points, mean",
-                             100 * statistics.mean(b - g for b, g in zip(scores["bagged"], scores["greedy"])), fmt="{:+.2f}"),
+                                100 * statistics.mean(b - g for b, g in zip(scores["bagged"], scores["greedy"])), fmt="{:+.2f}"),
                recording.figure("seconds to build one library ensemble, median", statistics.median(walls), fmt="{:.0f}"))
     report.note("Every sweep", recording.table(rows, ["experiment", "library", "chosen", "test digits", *METHODS, "wall s"]))
     return report.finish()

@@ -148,7 +148,7 @@ def main(argv=None):
                          for s in seeds if (budget, s, arm) in scores and (budget, s, base) in scores]
                 if gains:
                     report.add(recording.figure(f"{budget:g} min: {arm} - {base}, {half} digits, points", statistics.mean(gains),
-                                             fmt=f"{{:+.2f}} (half-range {(max(gains) - min(gains)) / 2:.2f}, {len(gains)} seeds)"))
+                                                fmt=f"{{:+.2f}} (half-range {(max(gains) - min(gains)) / 2:.2f}, {len(gains)} seeds)"))
     report.note("Every arm", recording.table(
         [(f"{b:g}", s, arm, *(f"{sc[h, v]:.4f}" for h in HALVES for v in (1, budget_quality.TTA_VIEWS)), pr["members"],
           pr["digits"], "-" if not pr["pseudo"] else f"{pr['pseudo']['used']} of {pr['pseudo']['offered']}, {pr['wrong']} wrong",

@@ -121,7 +121,7 @@ def main(argv=None):
             gains = [100 * (score(rows, budget, seed, arm)[0] - score(rows, budget, seed, base_arm)[0])
                      for seed in sorted({r[1] for r in rows if r[0] == budget})]
             report.add(recording.figure(f"{budget:g} min: {arm} - {base_arm}, points", statistics.mean(gains),
-                                     fmt=f"{{:+.2f}} (half-range {(max(gains) - min(gains)) / 2:.2f}, {len(gains)} seeds)"))
+                                        fmt=f"{{:+.2f}} (half-range {(max(gains) - min(gains)) / 2:.2f}, {len(gains)} seeds)"))
     report.note("Every arm", recording.table(
         [(f"{bu:g}", s, arm, f"{sc[0]:.4f}", f"{sc[1]:.4f}", "-" if b is None else f"{100 * (sc[0] - b):+.2f}",
           sc[2], f"{sc[3]:.0f}") for bu, s, arm, sc, b in rows],

@@ -296,17 +296,17 @@ def _section(report, recording, label, minutes, measured, args, reps):
         today, new = rows[TODAY][regret], rows[DEFAULT][regret]
         report.add(
             recording.figure(f"{label}: median regret, today's rules -> the default, points", today,
-                          fmt=f"{{:.3f}} -> {new:.3f}"),
+                             fmt=f"{{:.3f}} -> {new:.3f}"),
             recording.figure(f"{label}: the default's median regret / today's", new / today if today else 0.0,
-                          goal="<= 0.33", met=(new <= today / 3) if today else new == 0, fmt="{:.2f}"),
+                             goal="<= 0.33", met=(new <= today / 3) if today else new == 0, fmt="{:.2f}"),
             recording.figure(f"{label}: worst top-5 config cut at the first rung, today -> default",
-                          rows[TODAY]["top5 cut at 1st rung (worst)"],
-                          fmt=f"{{:.0%}} -> {rows[DEFAULT]['top5 cut at 1st rung (worst)']:.0%}",
-                          goal="<= 10% (default)", met=rows[DEFAULT]["top5 cut at 1st rung (worst)"] <= 0.10),
+                             rows[TODAY]["top5 cut at 1st rung (worst)"],
+                             fmt=f"{{:.0%}} -> {rows[DEFAULT]['top5 cut at 1st rung (worst)']:.0%}",
+                             goal="<= 10% (default)", met=rows[DEFAULT]["top5 cut at 1st rung (worst)"] <= 0.10),
         )
     if DEFAULT in rows:
         report.add(recording.figure(f"{label}: the default's proposals at the horizon", rows[DEFAULT]["non-presets at horizon"],
-                                 goal=">= 3", met=rows[DEFAULT]["non-presets at horizon"] >= 3, fmt="{:.1f}"))
+                                    goal=">= 3", met=rows[DEFAULT]["non-presets at horizon"] >= 3, fmt="{:.1f}"))
     order = "presets shuffled each repetition" if args.shuffle_presets else "presets in the sweep's order"
     report.note(f"{label}, {args.slots} slots, {reps} repetitions, {order} (regrets in points)",
                 pd.DataFrame(rows).T.to_markdown(floatfmt=".3f"))

@@ -117,13 +117,13 @@ def summarize(report, rows, size):
             label = ARMS.get(arm, ("notes' presets, full horizon",))[0]
             mean, spread = test[arm]
             report.add(recording.figure(f"{budget:g} min ({arm}) {label}: test accuracy, mean ± half-range",
-                                     mean, fmt=f"{{:.4f}} ± {spread:.4f}"))
+                                        mean, fmt=f"{{:.4f}} ± {spread:.4f}"))
             report.add(recording.figure(f"{budget:g} min ({arm}): configs explored per minute", rate[arm][0], fmt="{:.1f}"))
         for other in [o for o in ("b", "d") if o in test]:
             (a_mean, a_spread), (o_mean, o_spread) = test["a"], test[other]
             margin = max(a_spread, o_spread)
             report.add(recording.figure(f"{budget:g} min: (a) - ({other}) test accuracy", a_mean - o_mean,
-                                     f"> spread ({margin:.4f})", a_mean - o_mean > margin, fmt="{:+.4f}"))
+                                        f"> spread ({margin:.4f})", a_mean - o_mean > margin, fmt="{:+.4f}"))
         if "b" in rate:
             ratio = rate["a"][0] / rate["b"][0]
             report.add(recording.figure(f"{budget:g} min: configs per minute (a) / (b)", ratio, ">= 5", ratio >= 5))
