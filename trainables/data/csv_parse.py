@@ -20,9 +20,11 @@ BLOCK_SIZE = 8 << 20
 def expected_columns(labelled):
     return (["label"] if labelled else []) + PIXEL_COLUMNS
 
+
 def _text(path):
     # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark.
     return open(path, newline="", encoding="utf-8-sig")
+
 
 def _locate_bad_line(path, n_columns):
     """Slow path, run only after a failed parse: the first line with the wrong field count."""
@@ -31,6 +33,7 @@ def _locate_bad_line(path, n_columns):
             if len(row) != n_columns:
                 return line_no, len(row)
     return None, None
+
 
 def check_header(path, labelled, name=None):
     name = name or path
@@ -42,20 +45,20 @@ def check_header(path, labelled, name=None):
                         f"{error.start} is not UTF-8)") from None
     except csv.Error as error:
         raise UserError(f"{name}: line 1 is not CSV text ({error})") from None
-    path = name
     if header is None:
-        raise UserError(f"{path}: file is empty")
+        raise UserError(f"{name}: file is empty")
     expected = expected_columns(labelled)
     if len(header) != len(expected):
         raise UserError(
-            f"{path}: line 1 (header) has {len(header)} columns, expected {len(expected)} "
+            f"{name}: line 1 (header) has {len(header)} columns, expected {len(expected)} "
             f"({expected[0]},{expected[1]},...,{expected[-1]})"
         )
     for position, (got, want) in enumerate(zip(header, expected), start=1):
         if got.strip() != want:
             raise UserError(
-                f"{path}: line 1 (header), column {position} is {got!r}, expected {want!r}"
+                f"{name}: line 1 (header), column {position} is {got!r}, expected {want!r}"
             )
+
 
 def _read(path, names, value_type):
     return pacsv.read_csv(
@@ -65,6 +68,7 @@ def _read(path, names, value_type):
             column_types={name: value_type for name in names}, strings_can_be_null=True,
         ),
     )
+
 
 def parse(path, labelled):
     """The CSV as a table of uint8 columns, or a UserError naming the first bad line and column.
@@ -90,6 +94,7 @@ def parse(path, labelled):
     validated_arrays(path, table, labelled, pixel_range=(0, 255))
     raise UserError(f"{path}: could not be read as integers 0..255")
 
+
 def _first_bad_value(path, names):
     with _text(path) as handle:
         reader = csv.reader(handle)
@@ -102,12 +107,14 @@ def _first_bad_value(path, names):
                     return f"line {line_no}, column {name!r}: {value!r} is not an integer"
     return None
 
+
 def _first_null(path, table):
     for name in table.column_names:
         column = table.column(name)
         if column.null_count:
             row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
             raise UserError(f"{path}: line {row + 2}, column {name!r}: missing value")
+
 
 def _check_range(path, values, names, low, high):
     bad = (values < low) | (values > high)
@@ -117,6 +124,7 @@ def _check_range(path, values, names, low, high):
             f"{path}: line {row + 2}, column {names[col]!r}: value {values[row, col]} "
             f"is outside {low}..{high}"
         )
+
 
 def validated_arrays(path, table, labelled, pixel_range=None):
     """Check for gaps and ranges; return (pixel matrix, labels or None) in the table's type.
